@@ -1,0 +1,84 @@
+# spantap: BPF objects -> skeleton -> one static-ish binary linked with libbpf.
+# Everything generated goes to $(OUT). `make V=1` shows the commands.
+OUT ?= build
+ARCH ?= $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+CLANG ?= clang
+BPFTOOL ?= bpftool
+CC ?= cc
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+
+SAN ?=
+CFLAGS ?= -g -O2
+WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2
+USER_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -I$(OUT) -Ibpf -Iuser \
+	-DSPANTAP_VERSION='"$(VERSION)"' -MMD -MP $(SAN)
+LIBS := -lbpf -lelf -lz -lm
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+	-Ivmlinux/$(ARCH) -Ibpf -MMD -MP
+
+# everything but main.c and the loader goes into a library the tests link
+CORE_SRC := $(filter-out user/main.c user/loader.c,$(wildcard user/*.c))
+CORE_OBJ := $(patsubst user/%.c,$(OUT)/user/%.o,$(CORE_SRC))
+APP_OBJ := $(OUT)/user/main.o $(OUT)/user/loader.o
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRC))
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+.PHONY: all clean test unit e2e format format-check
+all: $(OUT)/spantap
+
+$(OUT)/spantap.bpf.o: bpf/spantap.bpf.c | $(OUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUT)/spantap.skel.h: $(OUT)/spantap.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< > $@.tmp && mv $@.tmp $@
+
+$(OUT)/user/%.o: user/%.c | $(OUT)/user
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(USER_CFLAGS) -c $< -o $@
+
+$(OUT)/user/loader.o: $(OUT)/spantap.skel.h
+
+$(OUT)/libspantap.a: $(CORE_OBJ)
+	$(call msg,AR,$@)
+	$(Q)$(AR) rcs $@ $^
+
+$(OUT)/spantap: $(APP_OBJ) $(OUT)/libspantap.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $(SAN) $^ $(LIBS) -o $@
+
+$(OUT)/tests/%: tests/unit/%.c $(OUT)/libspantap.a | $(OUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(USER_CFLAGS) $< $(OUT)/libspantap.a -lcmocka $(LIBS) -o $@
+
+$(OUT) $(OUT)/user $(OUT)/tests:
+	$(Q)mkdir -p $@
+
+unit: $(UNIT_BIN)
+	$(Q)set -e; for t in $(UNIT_BIN); do $$t; done
+
+e2e: $(OUT)/spantap
+	$(Q)SPANTAP=$(abspath $(OUT)/spantap) /usr/bin/python3 -m pytest -q tests/e2e
+
+# the whole suite: parsers first, then the real tracer in the real kernel
+test: unit e2e
+
+format:
+	clang-format -i bpf/*.c bpf/*.h user/*.c user/*.h tests/unit/*.c
+
+format-check:
+	clang-format --dry-run --Werror bpf/*.c bpf/*.h user/*.c user/*.h tests/unit/*.c
+
+clean:
+	rm -rf $(OUT)
+
+-include $(wildcard $(OUT)/*.d $(OUT)/user/*.d)

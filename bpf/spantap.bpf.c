@@ -1,0 +1,547 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Kernel side of spantap: syscall tracepoints follow TCP sockets per
+ * (process, fd), classify each message's first bytes as HTTP/1.x or Redis,
+ * and send a bounded prefix of every read/write on such connections to user
+ * space over one ring buffer. Everything else is filtered out first. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "spantap.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+#define SOCK_STREAM 1
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+#define EINPROGRESS 115
+/* unclassified message starts before a connection is ignored for good */
+#define MAX_MISSES 4
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+const volatile __u32 targ_self_tgid = 0;
+const volatile __u32 targ_capture = ST_CAPTURE_DEFAULT;
+const volatile __u8 filter_pid = 0;
+const volatile __u8 filter_port = 0;
+
+struct conn_key {
+	__u32 tgid;
+	__u32 fd;
+};
+
+struct conn_info {
+	__u64 conn_id;
+	__u8 role;
+	__u8 proto;
+	__u8 last_dir; /* 0xff before the first byte */
+	__u8 misses;
+	__u8 family;
+	__u8 gap; /* an event was lost: flag the next one */
+	__u16 lport;
+	__u16 rport;
+	__u16 pad[3];
+	__u8 laddr[16];
+	__u8 raddr[16];
+};
+
+enum io_kind {
+	IO_BUF = 1, /* read/write/recvfrom/sendto: args[1] is the buffer */
+	IO_IOV, /* readv/writev: args[1] iovec, args[2] count */
+	IO_MSG, /* recvmsg/sendmsg: args[1] is a user_msghdr */
+	IO_MMSG, /* recvmmsg/sendmmsg: bytes counted, no payload */
+	IO_COUNT, /* sendfile: bytes counted, no payload */
+	IO_ACCEPT,
+	IO_CONNECT,
+};
+
+struct active_io {
+	__u64 ptr;
+	__u64 ts;
+	__u32 fd;
+	__u32 cnt;
+	__u8 kind;
+	__u8 dir;
+	__u8 pad[6];
+};
+
+struct event_buf {
+	struct st_event_hdr h;
+	/* twice the capture limit so the verifier can bound offset + length */
+	__u8 data[2 * ST_CAPTURE_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, ST_RINGBUF_DEFAULT);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, ST_MAX_CONNS);
+	__type(key, struct conn_key);
+	__type(value, struct conn_info);
+} conn_info SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ST_MAX_ACTIVE);
+	__type(key, __u64);
+	__type(value, struct active_io);
+} active_io SEC(".maps");
+
+/* one entry per CPU (set from user space): too big for a per-CPU map */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct event_buf);
+} event_heap SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, ST_C_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ST_MAX_FILTER);
+	__type(key, __u32);
+	__type(value, __u8);
+} filter_pids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ST_MAX_FILTER);
+	__type(key, __u16);
+	__type(value, __u8);
+} filter_ports SEC(".maps");
+
+static __u64 next_conn_id;
+
+static __always_inline void count(__u32 idx, __u64 n)
+{
+	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
+
+	if (v)
+		*v += n;
+}
+
+/* Cheapest test first: is this process one we trace at all? */
+static __always_inline bool want_task(__u32 tgid)
+{
+	if (tgid == targ_self_tgid)
+		return false;
+	if (filter_pid && !bpf_map_lookup_elem(&filter_pids, &tgid))
+		return false;
+	return true;
+}
+
+/* The struct sock behind fd of the current task if it is a TCP socket. */
+static __always_inline struct sock *fd_tcp_sock(__u32 fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds, *f;
+	struct socket *sock;
+	struct sock *sk;
+	__u32 mode;
+
+	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+		return NULL;
+	mode = BPF_CORE_READ(f, f_inode, i_mode);
+	if ((mode & S_IFMT) != S_IFSOCK)
+		return NULL;
+	sock = BPF_CORE_READ(f, private_data);
+	if (!sock || BPF_CORE_READ(sock, type) != SOCK_STREAM)
+		return NULL;
+	sk = BPF_CORE_READ(sock, sk);
+	if (!sk)
+		return NULL;
+	__u16 fam = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (fam != AF_INET && fam != AF_INET6)
+		return NULL;
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return NULL;
+	return sk;
+}
+
+static __always_inline void read_addrs(struct conn_info *ci, struct sock *sk)
+{
+	__u16 fam = BPF_CORE_READ(sk, __sk_common.skc_family);
+
+	ci->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	ci->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (fam == AF_INET) {
+		ci->family = 4;
+		BPF_CORE_READ_INTO((__u32 *)ci->laddr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)ci->raddr, sk, __sk_common.skc_daddr);
+	} else {
+		ci->family = 6;
+		BPF_CORE_READ_INTO((struct in6_addr *)ci->laddr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO((struct in6_addr *)ci->raddr, sk, __sk_common.skc_v6_daddr);
+	}
+}
+
+static __always_inline bool port_wanted(const struct conn_info *ci)
+{
+	if (!filter_port)
+		return true;
+	return bpf_map_lookup_elem(&filter_ports, &ci->lport) ||
+	       bpf_map_lookup_elem(&filter_ports, &ci->rport);
+}
+
+/* Start following (tgid, fd) if it is a TCP socket. */
+static __always_inline struct conn_info *conn_new(struct conn_key *key, __u8 role)
+{
+	struct conn_info ci = {};
+	struct sock *sk = fd_tcp_sock(key->fd);
+
+	if (!sk)
+		return NULL;
+	ci.conn_id = __sync_fetch_and_add(&next_conn_id, 1) + 1;
+	ci.role = role;
+	ci.last_dir = 0xff;
+	read_addrs(&ci, sk);
+	if (!port_wanted(&ci))
+		ci.proto = ST_PROTO_OTHER;
+	if (bpf_map_update_elem(&conn_info, key, &ci, BPF_ANY)) {
+		count(ST_C_CONN_FULL, 1);
+		return NULL;
+	}
+	return bpf_map_lookup_elem(&conn_info, key);
+}
+
+static __always_inline bool is_digit(__u8 c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* First bytes of a message -> protocol; a request also tells the role of a
+ * connection that was open before spantap started. User space validates. */
+static __always_inline __u8 classify(const __u8 *b, __u8 dir, __u8 *role)
+{
+	__u32 w = b[0] | b[1] << 8 | b[2] << 16 | (__u32)b[3] << 24;
+	bool req = false, resp = false;
+
+#define W(a, b, c, d) ((a) | (b) << 8 | (c) << 16 | (__u32)(d) << 24)
+	switch (w) {
+	case W('G', 'E', 'T', ' '):
+	case W('P', 'O', 'S', 'T'):
+	case W('P', 'U', 'T', ' '):
+	case W('H', 'E', 'A', 'D'):
+	case W('D', 'E', 'L', 'E'):
+	case W('P', 'A', 'T', 'C'):
+	case W('O', 'P', 'T', 'I'):
+	case W('T', 'R', 'A', 'C'):
+	case W('C', 'O', 'N', 'N'):
+		req = true;
+		break;
+	case W('H', 'T', 'T', 'P'):
+		resp = b[4] == '/';
+		break;
+	}
+#undef W
+	if (req || resp) {
+		if (*role == ST_ROLE_UNKNOWN)
+			*role = (req == (dir == ST_DIR_EGRESS)) ? ST_ROLE_CLIENT : ST_ROLE_SERVER;
+		return ST_PROTO_HTTP1;
+	}
+	/* a RESP command is an array of bulk strings: "*<n>\r\n$" */
+	if (b[0] == '*' && is_digit(b[1]) && (b[2] == '\r' || (is_digit(b[2]) && (b[3] == '\r' || is_digit(b[3]))))) {
+		if (*role == ST_ROLE_UNKNOWN)
+			*role = dir == ST_DIR_EGRESS ? ST_ROLE_CLIENT : ST_ROLE_SERVER;
+		return ST_PROTO_REDIS;
+	}
+	return ST_PROTO_UNKNOWN;
+}
+
+static __always_inline void stash(__u8 kind, __u8 dir, __u32 fd, __u64 ptr, __u32 cnt)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	struct active_io a = {};
+
+	if (!want_task(tgid))
+		return;
+	if (kind != IO_ACCEPT && kind != IO_CONNECT) {
+		struct conn_key key = { .tgid = tgid, .fd = fd };
+		struct conn_info *ci = bpf_map_lookup_elem(&conn_info, &key);
+
+		if (ci && ci->proto == ST_PROTO_OTHER)
+			return;
+	}
+	a.ptr = ptr;
+	a.ts = bpf_ktime_get_ns();
+	a.fd = fd;
+	a.cnt = cnt;
+	a.kind = kind;
+	a.dir = dir;
+	bpf_map_update_elem(&active_io, &id, &a, BPF_ANY);
+}
+
+/* Copy up to cap bytes of the first iovecs into dst; returns bytes copied. */
+static __always_inline __u32 copy_iov(__u8 *dst, const struct iovec *iov, __u32 cnt, __u64 total, __u32 cap)
+{
+	__u32 off = 0;
+
+	for (int i = 0; i < ST_MAX_IOV; i++) {
+		struct iovec v;
+		__u64 n;
+
+		if (i >= cnt || off >= cap || off >= total)
+			break;
+		if (bpf_probe_read_user(&v, sizeof(v), &iov[i]))
+			break;
+		n = v.iov_len;
+		if (n > cap - off)
+			n = cap - off;
+		if (n > total - off)
+			n = total - off;
+		off &= ST_CAPTURE_MAX - 1;
+		if (n > ST_CAPTURE_MAX)
+			n = ST_CAPTURE_MAX;
+		if (bpf_probe_read_user(dst + off, n, v.iov_base))
+			break;
+		off += n;
+	}
+	return off;
+}
+
+static __always_inline void emit(void *ctx, struct conn_info *ci, struct active_io *a, __u64 id, __u64 len, __u64 now)
+{
+	__u32 cpu = bpf_get_smp_processor_id(), cap = targ_capture, ncap = 0;
+	struct event_buf *e = bpf_map_lookup_elem(&event_heap, &cpu);
+	const struct iovec *iov = NULL;
+	__u32 iovcnt = 0;
+	__u8 head[8] = {};
+	bool start;
+
+	if (!e)
+		return;
+	if (cap > ST_CAPTURE_MAX)
+		cap = ST_CAPTURE_MAX;
+
+	if (a->kind == IO_IOV) {
+		iov = (const struct iovec *)a->ptr;
+		iovcnt = a->cnt;
+	} else if (a->kind == IO_MSG) {
+		struct user_msghdr *m = (struct user_msghdr *)a->ptr;
+		iov = BPF_CORE_READ_USER(m, msg_iov);
+		iovcnt = BPF_CORE_READ_USER(m, msg_iovlen);
+	}
+
+	/* a message starts when the direction changes */
+	start = ci->last_dir != a->dir;
+	ci->last_dir = a->dir;
+	if (ci->proto == ST_PROTO_UNKNOWN) {
+		if (!start || (a->kind != IO_BUF && !iov))
+			return;
+		if (a->kind == IO_BUF) {
+			if (len < 8 || bpf_probe_read_user(head, sizeof(head), (void *)a->ptr))
+				goto miss;
+		} else {
+			struct iovec v;
+			if (bpf_probe_read_user(&v, sizeof(v), iov) || v.iov_len < 8 ||
+			    bpf_probe_read_user(head, sizeof(head), v.iov_base))
+				goto miss;
+		}
+		ci->proto = classify(head, a->dir, &ci->role);
+		if (ci->proto == ST_PROTO_UNKNOWN)
+			goto miss;
+	}
+
+	if (a->kind == IO_BUF) {
+		__u64 n = len < cap ? len : cap;
+		if (n > ST_CAPTURE_MAX)
+			n = ST_CAPTURE_MAX;
+		if (bpf_probe_read_user(e->data, n, (void *)a->ptr) == 0)
+			ncap = n;
+	} else if (iov) {
+		ncap = copy_iov(e->data, iov, iovcnt, len, cap);
+	}
+	if (ncap > ST_CAPTURE_MAX)
+		ncap = ST_CAPTURE_MAX;
+
+	e->h.type = ST_EV_DATA;
+	e->h.dir = a->dir;
+	e->h.role = ci->role;
+	e->h.proto = ci->proto;
+	e->h.flags = (ci->gap ? ST_F_GAP : 0) | (a->kind == IO_COUNT || a->kind == IO_MMSG ? ST_F_NO_DATA : 0);
+	e->h.family = ci->family;
+	e->h.lport = ci->lport;
+	e->h.rport = ci->rport;
+	e->h.tgid = id >> 32;
+	e->h.tid = (__u32)id;
+	e->h.fd = a->fd;
+	e->h.cap_len = ncap;
+	e->h.pad1 = 0;
+	e->h.conn_id = ci->conn_id;
+	e->h.ts_enter = a->ts;
+	e->h.ts_exit = now;
+	e->h.len = len;
+	__builtin_memcpy(e->h.laddr, ci->laddr, 16);
+	__builtin_memcpy(e->h.raddr, ci->raddr, 16);
+	bpf_get_current_comm(e->h.comm, sizeof(e->h.comm));
+	if (bpf_ringbuf_output(&events, e, sizeof(e->h) + ncap, 0)) {
+		ci->gap = 1;
+		count(ST_C_LOST, 1);
+		return;
+	}
+	ci->gap = 0;
+	count(ST_C_EVENTS, 1);
+	count(ST_C_BYTES, len);
+	return;
+miss:
+	if (++ci->misses >= MAX_MISSES)
+		ci->proto = ST_PROTO_OTHER;
+}
+
+/* Bytes moved by recvmmsg/sendmmsg: the sum of the first messages' lengths. */
+static __always_inline __u64 mmsg_bytes(const struct mmsghdr *v, __u32 n)
+{
+	__u64 sum = 0;
+
+	for (int i = 0; i < ST_MAX_IOV; i++) {
+		if (i >= n)
+			break;
+		sum += BPF_CORE_READ_USER(&v[i], msg_len);
+	}
+	return sum;
+}
+
+static __always_inline int on_exit(void *ctx, long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u64 now = bpf_ktime_get_ns();
+	struct active_io *a = bpf_map_lookup_elem(&active_io, &id);
+	struct conn_key key;
+	struct conn_info *ci;
+	struct active_io io;
+
+	if (!a)
+		return 0;
+	io = *a;
+	bpf_map_delete_elem(&active_io, &id);
+	key.tgid = id >> 32;
+
+	if (io.kind == IO_ACCEPT || io.kind == IO_CONNECT) {
+		if (io.kind == IO_ACCEPT && ret < 0)
+			return 0;
+		if (io.kind == IO_CONNECT && ret != 0 && ret != -EINPROGRESS)
+			return 0;
+		key.fd = io.kind == IO_ACCEPT ? (__u32)ret : io.fd;
+		/* a fresh socket on this fd: forget what the fd was before */
+		bpf_map_delete_elem(&conn_info, &key);
+		conn_new(&key, io.kind == IO_ACCEPT ? ST_ROLE_SERVER : ST_ROLE_CLIENT);
+		return 0;
+	}
+	if (ret <= 0)
+		return 0;
+	key.fd = io.fd;
+	ci = bpf_map_lookup_elem(&conn_info, &key);
+	if (!ci)
+		ci = conn_new(&key, ST_ROLE_UNKNOWN);
+	if (!ci || ci->proto == ST_PROTO_OTHER)
+		return 0;
+	if (io.kind == IO_MMSG)
+		ret = mmsg_bytes((const struct mmsghdr *)io.ptr, ret);
+	emit(ctx, ci, &io, id, ret, now);
+	return 0;
+}
+
+#define ARG(i) (((struct trace_event_raw_sys_enter *)ctx)->args[i])
+#define RET() (((struct trace_event_raw_sys_exit *)ctx)->ret)
+
+#define IO_PROGS(name, kind, dir, cnt_arg)                                           \
+	SEC("tracepoint/syscalls/sys_enter_" #name)                                  \
+	int enter_##name(void *ctx)                                                  \
+	{                                                                            \
+		stash(kind, dir, (__u32)ARG(0), ARG(1), cnt_arg);                    \
+		return 0;                                                            \
+	}                                                                            \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                                   \
+	int exit_##name(void *ctx)                                                   \
+	{                                                                            \
+		return on_exit(ctx, RET());                                          \
+	}
+
+IO_PROGS(read, IO_BUF, ST_DIR_INGRESS, 0)
+IO_PROGS(recvfrom, IO_BUF, ST_DIR_INGRESS, 0)
+IO_PROGS(readv, IO_IOV, ST_DIR_INGRESS, (__u32)ARG(2))
+IO_PROGS(recvmsg, IO_MSG, ST_DIR_INGRESS, 0)
+IO_PROGS(recvmmsg, IO_MMSG, ST_DIR_INGRESS, (__u32)ARG(2))
+IO_PROGS(write, IO_BUF, ST_DIR_EGRESS, 0)
+IO_PROGS(sendto, IO_BUF, ST_DIR_EGRESS, 0)
+IO_PROGS(writev, IO_IOV, ST_DIR_EGRESS, (__u32)ARG(2))
+IO_PROGS(sendmsg, IO_MSG, ST_DIR_EGRESS, 0)
+IO_PROGS(sendmmsg, IO_MMSG, ST_DIR_EGRESS, (__u32)ARG(2))
+IO_PROGS(accept, IO_ACCEPT, 0, 0)
+IO_PROGS(accept4, IO_ACCEPT, 0, 0)
+IO_PROGS(connect, IO_CONNECT, 0, 0)
+
+/* sendfile(out_fd, in_fd, ...): the socket is the first argument */
+SEC("tracepoint/syscalls/sys_enter_sendfile64")
+int enter_sendfile64(void *ctx)
+{
+	stash(IO_COUNT, ST_DIR_EGRESS, (__u32)ARG(0), 0, 0);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_sendfile64")
+int exit_sendfile64(void *ctx)
+{
+	return on_exit(ctx, RET());
+}
+
+static __always_inline void emit_simple(__u8 type, __u32 tgid, __u32 fd, __u64 conn_id)
+{
+	struct st_event_hdr *h = bpf_ringbuf_reserve(&events, sizeof(*h), 0);
+
+	if (!h) {
+		count(ST_C_LOST, 1);
+		return;
+	}
+	__builtin_memset(h, 0, sizeof(*h));
+	h->type = type;
+	h->tgid = tgid;
+	h->fd = fd;
+	h->conn_id = conn_id;
+	h->ts_enter = h->ts_exit = bpf_ktime_get_ns();
+	bpf_ringbuf_submit(h, 0);
+}
+
+SEC("tracepoint/syscalls/sys_enter_close")
+int enter_close(void *ctx)
+{
+	struct conn_key key = { .tgid = bpf_get_current_pid_tgid() >> 32, .fd = (__u32)ARG(0) };
+	struct conn_info *ci = bpf_map_lookup_elem(&conn_info, &key);
+
+	if (!ci)
+		return 0;
+	if (ci->proto == ST_PROTO_HTTP1 || ci->proto == ST_PROTO_REDIS)
+		emit_simple(ST_EV_CLOSE, key.tgid, key.fd, ci->conn_id);
+	bpf_map_delete_elem(&conn_info, &key);
+	return 0;
+}
+
+SEC("tracepoint/sched/sched_process_exit")
+int sched_exit(void *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+
+	/* the whole process is gone when its leader exits */
+	if (tgid != (__u32)id || tgid == targ_self_tgid)
+		return 0;
+	if (!want_task(tgid))
+		return 0;
+	emit_simple(ST_EV_EXIT, tgid, 0, 0);
+	return 0;
+}

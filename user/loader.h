@@ -1,0 +1,37 @@
+/* The BPF side's lifecycle: open, set tunables, load, fill filter maps,
+ * attach, and the ring buffer that brings events to user space. */
+#ifndef SPANTAP_LOADER_H
+#define SPANTAP_LOADER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "spantap.h"
+
+#define LOADER_MAX_FILTER ST_MAX_FILTER
+
+struct loader_opts {
+	uint32_t capture_bytes;
+	uint32_t ringbuf_bytes;
+	uint32_t kernel_conns;
+	uint32_t pids[LOADER_MAX_FILTER];
+	int npids;
+	uint16_t ports[LOADER_MAX_FILTER];
+	int nports;
+};
+
+typedef int (*loader_event_fn)(void *ctx, void *data, size_t size);
+
+struct loader;
+
+/* NULL with errno set; the reason is logged. */
+struct loader *loader__open(const struct loader_opts *o, loader_event_fn fn, void *ctx);
+void loader__destroy(struct loader *l);
+/* events handled (>= 0), or -errno */
+int loader__poll(struct loader *l, int timeout_ms);
+int loader__drain(struct loader *l);
+/* kernel counters summed over CPUs (enum st_counter) */
+int loader__counters(struct loader *l, uint64_t out[ST_C_MAX]);
+int loader__nprogs(const struct loader *l);
+
+#endif

@@ -1,0 +1,284 @@
+/* spantap: command line, setup and the event loop. Events from the ring
+ * buffer go to the connection table, which drives the protocol modules,
+ * which hand finished spans to the sinks. */
+#include "conn.h"
+#include "loader.h"
+#include "log.h"
+#include "procinfo.h"
+#include "sink.h"
+#include "span.h"
+#include "stats.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef SPANTAP_VERSION
+#define SPANTAP_VERSION "dev"
+#endif
+
+static volatile sig_atomic_t exiting;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	exiting = 1;
+}
+
+static const char usage[] =
+	"Usage: spantap [OPTIONS]\n"
+	"Trace every HTTP/1.x and Redis request on this host, without code changes,\n"
+	"and print them as spans (needs root).\n"
+	"\n"
+	"  -p, --pid PID           trace only this process (repeatable)\n"
+	"  -P, --port PORT         trace only connections with this local or remote port (repeatable)\n"
+	"  -o, --output FORMAT     text (default) or json: one JSON object per span per line\n"
+	"      --capture-bytes N   bytes of each read/write copied from the kernel (64-16384, default 4096)\n"
+	"  -d, --duration SEC      stop after SEC seconds\n"
+	"      --stats             print counters every 5 s (they are always printed on exit)\n"
+	"      --max-conns N       connections followed at once in user space (default 32768)\n"
+	"      --max-pending N     requests awaiting a response, all connections (default 65536)\n"
+	"      --ringbuf-mb N      kernel ring buffer size in MiB, a power of two (default 16)\n"
+	"  -v, --verbose           debug messages (libbpf's too)\n"
+	"  -q, --quiet             errors only on stderr\n"
+	"  -V, --version           print the version\n"
+	"  -h, --help              this help\n";
+
+struct config {
+	struct loader_opts lo;
+	int json;
+	long duration;
+	int stats_interval;
+	struct conn_limits lim;
+};
+
+static int parse_num(const char *flag, const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max) {
+		fprintf(stderr, "spantap: invalid value '%s' for %s: expected a number from %ld to %ld\n", s, flag,
+			min, max);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+enum { OPT_CAPTURE = 256, OPT_STATS, OPT_MAX_CONNS, OPT_MAX_PENDING, OPT_RINGBUF };
+
+static int parse_args(int argc, char **argv, struct config *cfg)
+{
+	static const struct option opts[] = {
+		{ "pid", required_argument, NULL, 'p' },
+		{ "port", required_argument, NULL, 'P' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "capture-bytes", required_argument, NULL, OPT_CAPTURE },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "stats", no_argument, NULL, OPT_STATS },
+		{ "max-conns", required_argument, NULL, OPT_MAX_CONNS },
+		{ "max-pending", required_argument, NULL, OPT_MAX_PENDING },
+		{ "ringbuf-mb", required_argument, NULL, OPT_RINGBUF },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c;
+	long v;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":p:P:o:d:vqVh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (parse_num("--pid", optarg, 1, INT_MAX, &v))
+				return -EINVAL;
+			if (cfg->lo.npids == LOADER_MAX_FILTER) {
+				fprintf(stderr, "spantap: too many --pid filters (at most %d)\n", LOADER_MAX_FILTER);
+				return -EINVAL;
+			}
+			cfg->lo.pids[cfg->lo.npids++] = (uint32_t)v;
+			break;
+		case 'P':
+			if (parse_num("--port", optarg, 1, 65535, &v))
+				return -EINVAL;
+			if (cfg->lo.nports == LOADER_MAX_FILTER) {
+				fprintf(stderr, "spantap: too many --port filters (at most %d)\n", LOADER_MAX_FILTER);
+				return -EINVAL;
+			}
+			cfg->lo.ports[cfg->lo.nports++] = (uint16_t)v;
+			break;
+		case 'o':
+			if (strcmp(optarg, "json") == 0)
+				cfg->json = 1;
+			else if (strcmp(optarg, "text") == 0)
+				cfg->json = 0;
+			else {
+				fprintf(stderr, "spantap: invalid value '%s' for --output: expected text or json\n",
+					optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_CAPTURE:
+			if (parse_num("--capture-bytes", optarg, 64, ST_CAPTURE_MAX, &v))
+				return -EINVAL;
+			cfg->lo.capture_bytes = (uint32_t)v;
+			break;
+		case 'd':
+			if (parse_num("--duration", optarg, 1, 365L * 86400, &v))
+				return -EINVAL;
+			cfg->duration = v;
+			break;
+		case OPT_STATS:
+			cfg->stats_interval = 5;
+			break;
+		case OPT_MAX_CONNS:
+			if (parse_num("--max-conns", optarg, 16, 1 << 22, &v))
+				return -EINVAL;
+			cfg->lim.max_conns = (uint32_t)v;
+			break;
+		case OPT_MAX_PENDING:
+			if (parse_num("--max-pending", optarg, 16, 1 << 22, &v))
+				return -EINVAL;
+			cfg->lim.max_pending = (uint32_t)v;
+			break;
+		case OPT_RINGBUF:
+			if (parse_num("--ringbuf-mb", optarg, 1, 1024, &v))
+				return -EINVAL;
+			if (v & (v - 1)) {
+				fprintf(stderr, "spantap: invalid value '%s' for --ringbuf-mb: expected a power of two\n",
+					optarg);
+				return -EINVAL;
+			}
+			cfg->lo.ringbuf_bytes = (uint32_t)v << 20;
+			break;
+		case 'v':
+			log_level = LOG_DEBUG;
+			break;
+		case 'q':
+			log_level = LOG_ERROR;
+			break;
+		case 'V':
+			printf("spantap %s\n", SPANTAP_VERSION);
+			exit(0);
+		case 'h':
+			fputs(usage, stdout);
+			exit(0);
+		case ':':
+			fprintf(stderr, "spantap: option '%s' needs a value (see --help)\n", argv[optind - 1]);
+			return -EINVAL;
+		default:
+			fprintf(stderr, "spantap: unknown option '%s' (see --help)\n", argv[optind - 1]);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "spantap: unexpected argument '%s' (see --help)\n", argv[optind]);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static struct loader *ldr;
+
+static void update_kernel_stats(void)
+{
+	uint64_t k[ST_C_MAX];
+
+	if (ldr && loader__counters(ldr, k) == 0) {
+		stats.lost_events = k[ST_C_LOST];
+		stats.kernel_conn_full = k[ST_C_CONN_FULL];
+	}
+}
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	(void)ctx;
+	if (conn_table__handle(data, size))
+		stats.parse_errors++;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct config cfg = {
+		.lo = { .capture_bytes = ST_CAPTURE_DEFAULT },
+		.lim = { .max_conns = 32768,
+			 .max_pending = 65536,
+			 .max_reasm = 1024,
+			 .reasm_size = 16384,
+			 .max_pending_per_conn = 1024 },
+	};
+	struct sink *printer;
+	uint64_t start, last_tick, last_stats;
+	int err;
+
+	if (parse_args(argc, argv, &cfg))
+		return 2;
+	ids__init();
+	clock__sync();
+	if (conn_table__init(&cfg.lim)) {
+		pr_err("failed to allocate connection table: %s\n", strerror(ENOMEM));
+		return 1;
+	}
+	printer = sink_print__new(stdout, cfg.json);
+	if (!printer || sink__add(printer)) {
+		pr_err("failed to create printer 'stdout': %s\n", strerror(ENOMEM));
+		return 1;
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+
+	ldr = loader__open(&cfg.lo, on_event, NULL);
+	if (!ldr) {
+		err = 1;
+		goto cleanup;
+	}
+	pr_info("tracing HTTP/1.x and Redis (%d BPF programs attached); Ctrl-C to stop\n", loader__nprogs(ldr));
+
+	start = last_tick = last_stats = clock__mono_now();
+	while (!exiting) {
+		err = loader__poll(ldr, 100);
+		if (err < 0) {
+			pr_err("failed to poll ring buffer 'events': %s\n", strerror(-err));
+			break;
+		}
+		uint64_t now = clock__mono_now();
+		if (now - last_tick > 250000000ULL) {
+			conn_table__tick(now);
+			last_tick = now;
+		}
+		if (cfg.stats_interval && now - last_stats > (uint64_t)cfg.stats_interval * 1000000000ULL) {
+			update_kernel_stats();
+			fprintf(stderr, "spantap: counters (%u connections open)\n", conn_table__count());
+			stats__print(stderr);
+			last_stats = now;
+		}
+		if (cfg.duration && now - start >= (uint64_t)cfg.duration * 1000000000ULL)
+			break;
+		sink__flush_all();
+	}
+	/* what the kernel already sent still counts */
+	loader__drain(ldr);
+	err = 0;
+cleanup:
+	update_kernel_stats();
+	sink__destroy_all();
+	if (ldr && log_level >= LOG_INFO) {
+		fprintf(stderr, "spantap: counters at exit (%u connections open)\n", conn_table__count());
+		stats__print(stderr);
+	}
+	loader__destroy(ldr);
+	conn_table__free();
+	return err;
+}

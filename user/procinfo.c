@@ -1,0 +1,167 @@
+/* Service names from /proc, cached per process in a fixed table so a busy
+ * host costs one /proc read per process, not per span. */
+#include "procinfo.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CACHE_SIZE 4096 /* power of two */
+
+struct proc_entry {
+	uint32_t tgid;
+	char service[PROCINFO_SERVICE_MAX];
+};
+
+static struct proc_entry cache[CACHE_SIZE];
+
+static size_t read_file(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t n = 0;
+
+	if (fd < 0)
+		return 0;
+	while (n < len) {
+		ssize_t r = read(fd, buf + n, len - n);
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	return n;
+}
+
+static const char *base_name(const char *p)
+{
+	const char *s = strrchr(p, '/');
+
+	return s ? s + 1 : p;
+}
+
+/* copy without the extension ("contributors.py" -> "contributors") */
+static void strip_ext(char *out, size_t outlen, const char *name)
+{
+	const char *dot = strrchr(name, '.');
+	size_t n = dot && dot != name ? (size_t)(dot - name) : strlen(name);
+
+	snprintf(out, outlen, "%.*s", (int)n, name);
+}
+
+static int is_interpreter(const char *exe)
+{
+	static const char *const names[] = { "python", "node", "nodejs", "ruby", "perl", "php", "java", "bun", "deno" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strncmp(exe, names[i], strlen(names[i])) == 0)
+			return 1;
+	return 0;
+}
+
+int procinfo__service_from_cmdline(const char *cmd, size_t len, char *out, size_t outlen)
+{
+	const char *argv[32];
+	int argc = 0;
+
+	for (size_t i = 0; i < len && argc < 32;) {
+		argv[argc++] = cmd + i;
+		while (i < len && cmd[i])
+			i++;
+		i++;
+	}
+	if (argc == 0 || !argv[0][0])
+		return -1;
+	const char *exe = base_name(argv[0]);
+	if (is_interpreter(exe)) {
+		for (int i = 1; i < argc; i++) {
+			const char *a = argv[i];
+			/* python -m pkg.module / java -jar app.jar */
+			if ((strcmp(a, "-m") == 0 || strcmp(a, "-jar") == 0) && i + 1 < argc) {
+				const char *m = base_name(argv[i + 1]);
+				if (strcmp(a, "-m") == 0)
+					snprintf(out, outlen, "%s", m);
+				else
+					strip_ext(out, outlen, m);
+				return 0;
+			}
+			/* options that take a value */
+			if (strcmp(a, "-c") == 0 || strcmp(a, "-e") == 0 || strcmp(a, "-cp") == 0 ||
+			    strcmp(a, "-classpath") == 0 || strcmp(a, "-W") == 0 || strcmp(a, "-X") == 0 ||
+			    strcmp(a, "-r") == 0 || strcmp(a, "--require") == 0) {
+				i++;
+				continue;
+			}
+			if (a[0] == '-' || !a[0])
+				continue;
+			strip_ext(out, outlen, base_name(a));
+			return out[0] ? 0 : -1;
+		}
+	}
+	/* argv[0] may be rewritten ("redis-server *:6379"): keep its first word */
+	snprintf(out, outlen, "%.*s", (int)strcspn(exe, " "), exe);
+	return out[0] ? 0 : -1;
+}
+
+int procinfo__service_from_environ(const char *env, size_t len, char *out, size_t outlen)
+{
+	static const char key[] = "OTEL_SERVICE_NAME=";
+
+	for (size_t i = 0; i < len;) {
+		const char *e = env + i;
+		size_t n = strnlen(e, len - i);
+		if (n > sizeof(key) - 1 && memcmp(e, key, sizeof(key) - 1) == 0) {
+			snprintf(out, outlen, "%.*s", (int)(n - (sizeof(key) - 1)), e + sizeof(key) - 1);
+			return 0;
+		}
+		i += n + 1;
+	}
+	return -1;
+}
+
+static void lookup(uint32_t tgid, const char *comm, char *out, size_t outlen)
+{
+	static char buf[65536];
+	char path[64];
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%u/environ", tgid);
+	n = read_file(path, buf, sizeof(buf));
+	if (n && procinfo__service_from_environ(buf, n, out, outlen) == 0)
+		return;
+	snprintf(path, sizeof(path), "/proc/%u/cmdline", tgid);
+	n = read_file(path, buf, sizeof(buf) - 1);
+	if (n) {
+		buf[n] = 0;
+		if (procinfo__service_from_cmdline(buf, n, out, outlen) == 0)
+			return;
+	}
+	/* kernel threads and exotic argv: the executable's file name */
+	snprintf(path, sizeof(path), "/proc/%u/exe", tgid);
+	ssize_t k = readlink(path, buf, sizeof(buf) - 1);
+	if (k > 0) {
+		buf[k] = 0;
+		snprintf(out, outlen, "%s", base_name(buf));
+		return;
+	}
+	snprintf(out, outlen, "%s", comm && comm[0] ? comm : "unknown");
+}
+
+const char *procinfo__service(uint32_t tgid, const char *comm)
+{
+	struct proc_entry *e = &cache[(tgid * 2654435761u) & (CACHE_SIZE - 1)];
+
+	if (e->tgid != tgid || !e->service[0]) {
+		e->tgid = tgid;
+		lookup(tgid, comm, e->service, sizeof(e->service));
+	}
+	return e->service;
+}
+
+void procinfo__forget(uint32_t tgid)
+{
+	struct proc_entry *e = &cache[(tgid * 2654435761u) & (CACHE_SIZE - 1)];
+
+	if (e->tgid == tgid)
+		e->service[0] = 0;
+}
