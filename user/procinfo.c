@@ -141,7 +141,7 @@ static void lookup(uint32_t tgid, const char *comm, char *out, size_t outlen)
 	ssize_t k = readlink(path, buf, sizeof(buf) - 1);
 	if (k > 0) {
 		buf[k] = 0;
-		snprintf(out, outlen, "%s", base_name(buf));
+		snprintf(out, outlen, "%.*s", (int)outlen - 1, base_name(buf));
 		return;
 	}
 	snprintf(out, outlen, "%s", comm && comm[0] ? comm : "unknown");
