@@ -34,6 +34,11 @@ static void msg_reset(struct resp_parser *p, char type)
 	p->msg.count = 0;
 	p->msg.nargs = 0;
 	p->msg.line_len = 0;
+	for (int i = 0; i < RESP_ARGS; i++) {
+		p->msg.arg[i].len = 0;
+		p->msg.arg[i].full_len = 0;
+		p->msg.arg[i].hash = 0;
+	}
 }
 
 static int is_aggregate(char t)
@@ -69,7 +74,7 @@ static int value_done(struct resp_parser *p)
 /* Index in msg.arg of the next element when it is a top-level argument. */
 static int32_t arg_slot(struct resp_parser *p)
 {
-	if (p->depth != 1 || p->attr[0])
+	if (p->depth != 1 || p->attr[0] || (p->msg.type != '*' && p->msg.type != '>'))
 		return -1;
 	int64_t idx = p->msg.count - p->left[0];
 	return idx >= 0 && idx < RESP_ARGS ? (int32_t)idx : -1;
