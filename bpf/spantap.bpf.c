@@ -416,19 +416,48 @@ static __always_inline __u64 mmsg_bytes(const struct mmsghdr *v, __u32 n)
 	return sum;
 }
 
-static __always_inline int on_exit(void *ctx, long ret)
+/* No entry was stashed: the syscall began before spantap attached (a server
+ * blocked in recv), or was filtered out at entry. The saved user registers
+ * still hold the arguments. */
+static __always_inline bool io_from_regs(struct active_io *io, __u8 kind, __u8 dir, __u64 id, __u64 now)
+{
+	struct pt_regs *regs;
+	struct conn_key key = { .tgid = id >> 32 };
+	struct conn_info *ci;
+
+	if (kind == IO_ACCEPT || kind == IO_CONNECT || !want_task(key.tgid))
+		return false;
+	regs = (struct pt_regs *)bpf_task_pt_regs((struct task_struct *)bpf_get_current_task_btf());
+	if (!regs)
+		return false;
+	io->fd = (__u32)PT_REGS_PARM1_CORE(regs);
+	key.fd = io->fd;
+	ci = bpf_map_lookup_elem(&conn_info, &key);
+	if (ci && ci->proto == ST_PROTO_OTHER)
+		return false;
+	io->ptr = PT_REGS_PARM2_CORE(regs);
+	io->cnt = (__u32)PT_REGS_PARM3_CORE(regs);
+	io->ts = now;
+	io->kind = kind;
+	io->dir = dir;
+	return true;
+}
+
+static __always_inline int on_exit(void *ctx, long ret, __u8 kind, __u8 dir)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u64 now = bpf_ktime_get_ns();
 	struct active_io *a = bpf_map_lookup_elem(&active_io, &id);
 	struct conn_key key;
 	struct conn_info *ci;
-	struct active_io io;
+	struct active_io io = {};
 
-	if (!a)
+	if (a) {
+		io = *a;
+		bpf_map_delete_elem(&active_io, &id);
+	} else if (ret <= 0 || !io_from_regs(&io, kind, dir, id, now)) {
 		return 0;
-	io = *a;
-	bpf_map_delete_elem(&active_io, &id);
+	}
 	key.tgid = id >> 32;
 
 	if (io.kind == IO_ACCEPT || io.kind == IO_CONNECT) {
@@ -469,7 +498,7 @@ static __always_inline int on_exit(void *ctx, long ret)
 	SEC("tracepoint/syscalls/sys_exit_" #name)                                   \
 	int exit_##name(void *ctx)                                                   \
 	{                                                                            \
-		return on_exit(ctx, RET());                                          \
+		return on_exit(ctx, RET(), kind, dir);                               \
 	}
 
 IO_PROGS(read, IO_BUF, ST_DIR_INGRESS, 0)
@@ -497,7 +526,7 @@ int enter_sendfile64(void *ctx)
 SEC("tracepoint/syscalls/sys_exit_sendfile64")
 int exit_sendfile64(void *ctx)
 {
-	return on_exit(ctx, RET());
+	return on_exit(ctx, RET(), IO_COUNT, ST_DIR_EGRESS);
 }
 
 static __always_inline void emit_simple(__u8 type, __u32 tgid, __u32 fd, __u64 conn_id)

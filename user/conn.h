@@ -16,6 +16,7 @@ struct conn {
 	const struct proto_ops *ops;
 	uint32_t tgid, fd;
 	uint8_t role, proto, last_dir, family;
+	uint8_t bad; /* replies did not parse: not this protocol, no spans */
 	uint16_t lport, rport;
 	uint8_t laddr[16], raddr[16];
 	char comm[ST_COMM_LEN];

@@ -98,8 +98,12 @@ int procinfo__service_from_cmdline(const char *cmd, size_t len, char *out, size_
 			return out[0] ? 0 : -1;
 		}
 	}
-	/* argv[0] may be rewritten ("redis-server *:6379"): keep its first word */
-	snprintf(out, outlen, "%.*s", (int)strcspn(exe, " "), exe);
+	/* argv[0] may be rewritten ("redis-server *:6379", "nginx: worker
+	 * process"): keep its first word */
+	size_t w = strcspn(exe, " ");
+	if (w > 1 && exe[w - 1] == ':')
+		w--;
+	snprintf(out, outlen, "%.*s", (int)w, exe);
 	return out[0] ? 0 : -1;
 }
 

@@ -298,6 +298,13 @@ static void feed(struct conn *c, struct http_dir *d, int is_req, const struct st
 			if (r == -1) {
 				stats.parse_errors++;
 				dir_lost(d);
+				if (!is_req) {
+					/* the peer does not answer in HTTP: what is pending
+					 * was never an HTTP exchange */
+					c->bad = 1;
+					c->u.http.resp_active = 0;
+					pending__drop_all(c);
+				}
 				return;
 			}
 			on_head(c, d, is_req, h->ts_exit, 1);
@@ -374,7 +381,7 @@ static void http_data(struct conn *c, const struct st_event_hdr *h, const uint8_
 	int dir = h->dir & 1, is_req = dir == req_dir(c);
 	struct http_dir *d = &s->d[dir], *o = &s->d[!dir];
 
-	if (s->upgraded)
+	if (s->upgraded || c->bad)
 		return;
 	if (h->flags & ST_F_GAP) {
 		/* events were lost: nothing pending can be paired reliably */
@@ -405,7 +412,7 @@ static void http_close(struct conn *c, uint64_t ts)
 	if (s->resp_active)
 		finish_response(c, s->d[!req_dir(c)].last_ts);
 	/* requests that never got an answer still happened */
-	while ((p = pending__pop(c))) {
+	while (!c->bad && (p = pending__pop(c))) {
 		stats.no_response++;
 		emit_span(c, p, 0, ts, "no_response");
 		pending__free(p);

@@ -225,7 +225,7 @@ static void redis_data(struct conn *c, const struct st_event_hdr *h, const uint8
 		r->in_msg[dir] = 0;
 	}
 	c->last_dir = (uint8_t)dir;
-	if (r->lost[dir])
+	if (r->lost[dir] || c->bad)
 		return;
 	while (n > 0) {
 		if (!r->in_msg[dir]) {
@@ -239,6 +239,11 @@ static void redis_data(struct conn *c, const struct st_event_hdr *h, const uint8
 		if (k == -1) {
 			stats.parse_errors++;
 			r->lost[dir] = 1;
+			if (dir != req_dir(c)) {
+				/* replies that are not RESP: never a Redis exchange */
+				c->bad = 1;
+				pending__drop_all(c);
+			}
 			return;
 		}
 		on_message(c, dir, &msg, h->ts_exit);
@@ -260,7 +265,7 @@ static void redis_close(struct conn *c, uint64_t ts)
 {
 	struct pending *p;
 
-	while ((p = pending__pop(c))) {
+	while (!c->bad && (p = pending__pop(c))) {
 		/* a subscription's span was emitted with its first confirmation */
 		if (!p->redis.emitted) {
 			stats.no_response++;

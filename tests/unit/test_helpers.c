@@ -55,6 +55,7 @@ static void test_service_names(void **state)
 	SVC("node\0/srv/web/server.js", "server");
 	SVC("/usr/sbin/nginx\0-g\0daemon off;", "nginx");
 	SVC("redis-server *:6379", "redis-server");
+	SVC("nginx: worker process", "nginx");
 	SVC("/usr/bin/python3", "python3");
 	assert_int_equal(procinfo__service_from_cmdline("", 1, out, sizeof(out)), -1);
 

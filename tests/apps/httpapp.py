@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""A small HTTP/1.1 keep-alive server for the end-to-end tests.
+
+Routes: /hello, /status/<code>, /chunked?n=<chunks>, /big?size=<bytes>,
+/slow?ms=<ms>, POST /upload (reads the body, answers its size).
+Usage: httpapp.py PORT
+"""
+import sys
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def send_body(self, code, body, ctype="text/plain"):
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def do_HEAD(self):
+        self.do_GET()
+
+    def do_GET(self):
+        url = urlsplit(self.path)
+        q = parse_qs(url.query)
+        if url.path == "/hello":
+            self.send_body(200, b"hello\n")
+        elif url.path.startswith("/status/"):
+            code = int(url.path.split("/")[2])
+            self.send_body(code, b"status %d\n" % code)
+        elif url.path == "/chunked":
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for i in range(int(q.get("n", ["3"])[0])):
+                data = b"chunk %d\n" % i
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+                self.wfile.flush()
+                time.sleep(0.01)
+            self.wfile.write(b"0\r\n\r\n")
+        elif url.path == "/big":
+            self.send_body(200, b"x" * int(q.get("size", ["1000000"])[0]))
+        elif url.path == "/slow":
+            time.sleep(int(q.get("ms", ["100"])[0]) / 1000)
+            self.send_body(200, b"slow\n")
+        else:
+            self.send_body(404, b"not found\n")
+
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length", "0"))
+        left = n
+        while left > 0:
+            left -= len(self.rfile.read(min(left, 65536)))
+        self.send_body(200, b"%d\n" % n)
+
+
+if __name__ == "__main__":
+    ThreadingHTTPServer.daemon_threads = True
+    ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
