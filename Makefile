@@ -70,7 +70,7 @@ e2e: $(OUT)/spantap
 	$(Q)SPANTAP=$(abspath $(OUT)/spantap) /usr/bin/python3 -m pytest -q tests/e2e
 
 # the whole suite: parsers first, then the real tracer in the real kernel
-test: unit e2e
+test: format-check unit e2e
 
 format:
 	clang-format -i bpf/*.c bpf/*.h user/*.c user/*.h tests/unit/*.c

@@ -48,10 +48,10 @@ struct conn_info {
 
 enum io_kind {
 	IO_BUF = 1, /* read/write/recvfrom/sendto: args[1] is the buffer */
-	IO_IOV, /* readv/writev: args[1] iovec, args[2] count */
-	IO_MSG, /* recvmsg/sendmsg: args[1] is a user_msghdr */
-	IO_MMSG, /* recvmmsg/sendmmsg: bytes counted, no payload */
-	IO_COUNT, /* sendfile: bytes counted, no payload */
+	IO_IOV,	    /* readv/writev: args[1] iovec, args[2] count */
+	IO_MSG,	    /* recvmsg/sendmsg: args[1] is a user_msghdr */
+	IO_MMSG,    /* recvmmsg/sendmmsg: bytes counted, no payload */
+	IO_COUNT,   /* sendfile: bytes counted, no payload */
 	IO_ACCEPT,
 	IO_CONNECT,
 };
@@ -193,8 +193,7 @@ static __always_inline bool port_wanted(const struct conn_info *ci)
 {
 	if (!filter_port)
 		return true;
-	return bpf_map_lookup_elem(&filter_ports, &ci->lport) ||
-	       bpf_map_lookup_elem(&filter_ports, &ci->rport);
+	return bpf_map_lookup_elem(&filter_ports, &ci->lport) || bpf_map_lookup_elem(&filter_ports, &ci->rport);
 }
 
 /* Start following (tgid, fd) if it is a TCP socket. */
@@ -271,7 +270,7 @@ static __always_inline void stash(__u8 kind, __u8 dir, __u32 fd, __u64 ptr, __u3
 	if (!want_task(tgid))
 		return;
 	if (kind != IO_ACCEPT && kind != IO_CONNECT) {
-		struct conn_key key = { .tgid = tgid, .fd = fd };
+		struct conn_key key = {.tgid = tgid, .fd = fd};
 		struct conn_info *ci = bpf_map_lookup_elem(&conn_info, &key);
 
 		if (ci && ci->proto == ST_PROTO_OTHER)
@@ -422,7 +421,7 @@ static __always_inline __u64 mmsg_bytes(const struct mmsghdr *v, __u32 n)
 static __always_inline bool io_from_regs(struct active_io *io, __u8 kind, __u8 dir, __u64 id, __u64 now)
 {
 	struct pt_regs *regs;
-	struct conn_key key = { .tgid = id >> 32 };
+	struct conn_key key = {.tgid = id >> 32};
 	struct conn_info *ci;
 
 	if (kind == IO_ACCEPT || kind == IO_CONNECT || !want_task(key.tgid))
@@ -488,17 +487,17 @@ static __always_inline int on_exit(void *ctx, long ret, __u8 kind, __u8 dir)
 #define ARG(i) (((struct trace_event_raw_sys_enter *)ctx)->args[i])
 #define RET() (((struct trace_event_raw_sys_exit *)ctx)->ret)
 
-#define IO_PROGS(name, kind, dir, cnt_arg)                                           \
-	SEC("tracepoint/syscalls/sys_enter_" #name)                                  \
-	int enter_##name(void *ctx)                                                  \
-	{                                                                            \
-		stash(kind, dir, (__u32)ARG(0), ARG(1), cnt_arg);                    \
-		return 0;                                                            \
-	}                                                                            \
-	SEC("tracepoint/syscalls/sys_exit_" #name)                                   \
-	int exit_##name(void *ctx)                                                   \
-	{                                                                            \
-		return on_exit(ctx, RET(), kind, dir);                               \
+#define IO_PROGS(name, kind, dir, cnt_arg)                        \
+	SEC("tracepoint/syscalls/sys_enter_" #name)               \
+	int enter_##name(void *ctx)                               \
+	{                                                         \
+		stash(kind, dir, (__u32)ARG(0), ARG(1), cnt_arg); \
+		return 0;                                         \
+	}                                                         \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                \
+	int exit_##name(void *ctx)                                \
+	{                                                         \
+		return on_exit(ctx, RET(), kind, dir);            \
 	}
 
 IO_PROGS(read, IO_BUF, ST_DIR_INGRESS, 0)
@@ -549,7 +548,7 @@ static __always_inline void emit_simple(__u8 type, __u32 tgid, __u32 fd, __u64 c
 SEC("tracepoint/syscalls/sys_enter_close")
 int enter_close(void *ctx)
 {
-	struct conn_key key = { .tgid = bpf_get_current_pid_tgid() >> 32, .fd = (__u32)ARG(0) };
+	struct conn_key key = {.tgid = bpf_get_current_pid_tgid() >> 32, .fd = (__u32)ARG(0)};
 	struct conn_info *ci = bpf_map_lookup_elem(&conn_info, &key);
 
 	if (!ci)

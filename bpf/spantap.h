@@ -17,20 +17,20 @@
 #define ST_COMM_LEN 16
 
 /* Default map sizes; each can be overridden from user space before load. */
-#define ST_MAX_CONNS 65536 /* conn_info: TCP sockets being followed */
+#define ST_MAX_CONNS 65536  /* conn_info: TCP sockets being followed */
 #define ST_MAX_ACTIVE 16384 /* active_io: syscalls in flight */
-#define ST_MAX_FILTER 64 /* filter_pids, filter_ports */
+#define ST_MAX_FILTER 64    /* filter_pids, filter_ports */
 #define ST_RINGBUF_DEFAULT (16u << 20)
 
 enum st_event_type {
-	ST_EV_DATA = 1, /* bytes moved on a followed connection */
+	ST_EV_DATA = 1,	 /* bytes moved on a followed connection */
 	ST_EV_CLOSE = 2, /* the fd of a followed connection was closed */
-	ST_EV_EXIT = 3, /* a process (thread-group leader) exited */
+	ST_EV_EXIT = 3,	 /* a process (thread-group leader) exited */
 };
 
 enum st_dir {
 	ST_DIR_INGRESS = 0, /* the traced process read these bytes */
-	ST_DIR_EGRESS = 1, /* the traced process wrote these bytes */
+	ST_DIR_EGRESS = 1,  /* the traced process wrote these bytes */
 };
 
 enum st_role {
@@ -47,16 +47,16 @@ enum st_proto {
 };
 
 enum st_event_flags {
-	ST_F_GAP = 1, /* events of this connection were lost before this one */
+	ST_F_GAP = 1,	  /* events of this connection were lost before this one */
 	ST_F_NO_DATA = 2, /* bytes counted only (sendfile, mmsg): no payload */
 };
 
 struct st_event_hdr {
-	__u8 type; /* enum st_event_type */
-	__u8 dir; /* enum st_dir */
-	__u8 role; /* enum st_role */
-	__u8 proto; /* enum st_proto */
-	__u8 flags; /* enum st_event_flags */
+	__u8 type;   /* enum st_event_type */
+	__u8 dir;    /* enum st_dir */
+	__u8 role;   /* enum st_role */
+	__u8 proto;  /* enum st_proto */
+	__u8 flags;  /* enum st_event_flags */
 	__u8 family; /* 4 or 6; 0 when unknown */
 	__u16 lport; /* local port, host order */
 	__u16 rport; /* remote port, host order */
@@ -66,10 +66,10 @@ struct st_event_hdr {
 	__u32 fd;
 	__u32 cap_len; /* payload bytes that follow this header */
 	__u32 pad1;
-	__u64 conn_id; /* unique per followed connection, never reused */
+	__u64 conn_id;	/* unique per followed connection, never reused */
 	__u64 ts_enter; /* CLOCK_MONOTONIC ns at syscall entry */
-	__u64 ts_exit; /* CLOCK_MONOTONIC ns at syscall exit */
-	__u64 len; /* bytes the syscall moved */
+	__u64 ts_exit;	/* CLOCK_MONOTONIC ns at syscall exit */
+	__u64 len;	/* bytes the syscall moved */
 	__u8 laddr[16]; /* IPv4 in the first 4 bytes, or IPv6 */
 	__u8 raddr[16];
 	char comm[ST_COMM_LEN];
@@ -77,9 +77,9 @@ struct st_event_hdr {
 
 /* Counters kept per CPU in the `counters` array. */
 enum st_counter {
-	ST_C_EVENTS = 0, /* events submitted */
-	ST_C_LOST = 1, /* events lost: ring buffer full */
-	ST_C_BYTES = 2, /* payload bytes moved on followed connections */
+	ST_C_EVENTS = 0,    /* events submitted */
+	ST_C_LOST = 1,	    /* events lost: ring buffer full */
+	ST_C_BYTES = 2,	    /* payload bytes moved on followed connections */
 	ST_C_CONN_FULL = 3, /* conn_info could not take a new connection */
 	ST_C_MAX = 8,
 };

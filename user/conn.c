@@ -156,8 +156,7 @@ int conn_table__handle(const void *data, size_t size)
 	const struct st_event_hdr *h = data;
 	struct conn *c;
 
-	if (size < sizeof(*h) || h->cap_len > size - sizeof(*h) || h->cap_len > h->len ||
-	    h->cap_len > ST_CAPTURE_MAX)
+	if (size < sizeof(*h) || h->cap_len > size - sizeof(*h) || h->cap_len > h->len || h->cap_len > ST_CAPTURE_MAX)
 		return -EINVAL;
 	switch (h->type) {
 	case ST_EV_DATA:

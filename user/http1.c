@@ -242,7 +242,7 @@ enum http1_body http1_body_kind(const struct http1_head *h, int is_response, str
 
 enum {
 	CH_SIZE, /* hex digits of the chunk size */
-	CH_EXT, /* chunk extension up to the line end */
+	CH_EXT,	 /* chunk extension up to the line end */
 	CH_SIZE_LF,
 	CH_DATA,
 	CH_DATA_CR,
@@ -304,7 +304,7 @@ ssize_t http1_chunked_feed(struct http1_chunked *c, const char *buf, size_t len)
 		case CH_SIZE_LF:
 			if (ch != '\n')
 				return -1;
-size_done:
+		size_done:
 			i++;
 			c->digits = 0;
 			c->state = c->remaining ? CH_DATA : CH_TRAILER_START;

@@ -91,15 +91,15 @@ struct loader *loader__open(const struct loader_opts *o, loader_event_fn fn, voi
 	for (int i = 0; i < o->npids; i++)
 		bpf_map__update_elem(l->skel->maps.filter_pids, &o->pids[i], sizeof(o->pids[i]), &one, 1, BPF_ANY);
 	for (int i = 0; i < o->nports; i++)
-		bpf_map__update_elem(l->skel->maps.filter_ports, &o->ports[i], sizeof(o->ports[i]), &one, 1,
-				     BPF_ANY);
+		bpf_map__update_elem(l->skel->maps.filter_ports, &o->ports[i], sizeof(o->ports[i]), &one, 1, BPF_ANY);
 
 	err = spantap_bpf__attach(l->skel);
 	if (err) {
 		pr_err("failed to attach BPF programs 'spantap': %s\n", strerror(-err));
 		goto cleanup;
 	}
-	bpf_object__for_each_program(prog, l->skel->obj) l->nprogs++;
+	bpf_object__for_each_program (prog, l->skel->obj)
+		l->nprogs++;
 
 	l->rb = ring_buffer__new(bpf_map__fd(l->skel->maps.events), fn, ctx, NULL);
 	if (!l->rb) {
@@ -147,8 +147,7 @@ int loader__counters(struct loader *l, uint64_t out[ST_C_MAX])
 		return -ENOMEM;
 	for (uint32_t k = 0; k < ST_C_MAX; k++) {
 		out[k] = 0;
-		if (bpf_map__lookup_elem(l->skel->maps.counters, &k, sizeof(k), vals, sizeof(*vals) * (size_t)ncpu,
-					 0))
+		if (bpf_map__lookup_elem(l->skel->maps.counters, &k, sizeof(k), vals, sizeof(*vals) * (size_t)ncpu, 0))
 			continue;
 		for (int c = 0; c < ncpu; c++)
 			out[k] += vals[c];

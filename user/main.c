@@ -65,8 +65,8 @@ static int parse_num(const char *flag, const char *s, long min, long max, long *
 	errno = 0;
 	v = strtol(s, &end, 10);
 	if (errno || end == s || *end || v < min || v > max) {
-		fprintf(stderr, "spantap: invalid value '%s' for %s: expected a number from %ld to %ld\n", s, flag,
-			min, max);
+		fprintf(stderr, "spantap: invalid value '%s' for %s: expected a number from %ld to %ld\n", s, flag, min,
+			max);
 		return -EINVAL;
 	}
 	*out = v;
@@ -78,20 +78,20 @@ enum { OPT_CAPTURE = 256, OPT_STATS, OPT_MAX_CONNS, OPT_MAX_PENDING, OPT_RINGBUF
 static int parse_args(int argc, char **argv, struct config *cfg)
 {
 	static const struct option opts[] = {
-		{ "pid", required_argument, NULL, 'p' },
-		{ "port", required_argument, NULL, 'P' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "capture-bytes", required_argument, NULL, OPT_CAPTURE },
-		{ "duration", required_argument, NULL, 'd' },
-		{ "stats", no_argument, NULL, OPT_STATS },
-		{ "max-conns", required_argument, NULL, OPT_MAX_CONNS },
-		{ "max-pending", required_argument, NULL, OPT_MAX_PENDING },
-		{ "ringbuf-mb", required_argument, NULL, OPT_RINGBUF },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		{"pid", required_argument, NULL, 'p'},
+		{"port", required_argument, NULL, 'P'},
+		{"output", required_argument, NULL, 'o'},
+		{"capture-bytes", required_argument, NULL, OPT_CAPTURE},
+		{"duration", required_argument, NULL, 'd'},
+		{"stats", no_argument, NULL, OPT_STATS},
+		{"max-conns", required_argument, NULL, OPT_MAX_CONNS},
+		{"max-pending", required_argument, NULL, OPT_MAX_PENDING},
+		{"ringbuf-mb", required_argument, NULL, OPT_RINGBUF},
+		{"verbose", no_argument, NULL, 'v'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
 	};
 	int c;
 	long v;
@@ -155,7 +155,8 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 			if (parse_num("--ringbuf-mb", optarg, 1, 1024, &v))
 				return -EINVAL;
 			if (v & (v - 1)) {
-				fprintf(stderr, "spantap: invalid value '%s' for --ringbuf-mb: expected a power of two\n",
+				fprintf(stderr,
+					"spantap: invalid value '%s' for --ringbuf-mb: expected a power of two\n",
 					optarg);
 				return -EINVAL;
 			}
@@ -211,12 +212,12 @@ static int on_event(void *ctx, void *data, size_t size)
 int main(int argc, char **argv)
 {
 	struct config cfg = {
-		.lo = { .capture_bytes = ST_CAPTURE_DEFAULT },
-		.lim = { .max_conns = 32768,
-			 .max_pending = 65536,
-			 .max_reasm = 1024,
-			 .reasm_size = 16384,
-			 .max_pending_per_conn = 1024 },
+		.lo = {.capture_bytes = ST_CAPTURE_DEFAULT},
+		.lim = {.max_conns = 32768,
+			.max_pending = 65536,
+			.max_reasm = 1024,
+			.reasm_size = 16384,
+			.max_pending_per_conn = 1024},
 	};
 	struct sink *printer;
 	uint64_t start, last_tick, last_stats;

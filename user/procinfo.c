@@ -51,7 +51,7 @@ static void strip_ext(char *out, size_t outlen, const char *name)
 
 static int is_interpreter(const char *exe)
 {
-	static const char *const names[] = { "python", "node", "nodejs", "ruby", "perl", "php", "java", "bun", "deno" };
+	static const char *const names[] = {"python", "node", "nodejs", "ruby", "perl", "php", "java", "bun", "deno"};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (strncmp(exe, names[i], strlen(names[i])) == 0)

@@ -32,7 +32,7 @@ struct pending {
 			uint16_t cmd_len, key_len;
 			uint32_t nargs;
 			uint32_t confirmations; /* (un)subscribe replies still owed */
-			uint8_t emitted; /* span already out (first confirmation) */
+			uint8_t emitted;	/* span already out (first confirmation) */
 			int64_t db;
 		} redis;
 	};
@@ -47,7 +47,7 @@ struct http_dir {
 	char *reasm; /* partial message head, from the reassembly pool */
 	uint32_t reasm_len;
 	uint64_t first_ts; /* first byte of the message in progress */
-	uint64_t last_ts; /* last event in this direction */
+	uint64_t last_ts;  /* last event in this direction */
 	uint32_t tid;
 };
 
@@ -64,7 +64,7 @@ struct redis_conn {
 	struct resp_parser p[2];
 	uint8_t lost[2]; /* parser out of step until the direction changes */
 	uint8_t subscribed;
-	int64_t db; /* SELECTed database */
+	int64_t db;	    /* SELECTed database */
 	int64_t pending_db; /* db of a SELECT awaiting its reply */
 	uint64_t first_ts[2];
 	uint32_t tid[2];

@@ -160,8 +160,8 @@ static void on_request(struct conn *c, struct http_dir *d, const struct http1_he
 		p->ts_start = d->first_ts;
 		p->tid = d->tid;
 		copy_slice(p->http.method, sizeof(p->http.method), &p->http.method_len, hd->method);
-		p->http.target_len = (uint16_t)sanitize_target(p->http.target, sizeof(p->http.target), hd->target.p,
-							       hd->target.len);
+		p->http.target_len =
+			(uint16_t)sanitize_target(p->http.target, sizeof(p->http.target), hd->target.p, hd->target.len);
 		p->http.minor_version = (uint8_t)hd->minor_version;
 		if ((v = http1_header(hd, "host")))
 			copy_slice(p->http.host, sizeof(p->http.host), &p->http.host_len, *v);
@@ -178,11 +178,10 @@ static void on_request(struct conn *c, struct http_dir *d, const struct http1_he
 		d->state = H_HEAD;
 }
 
-static void on_response(struct conn *c, struct http_dir *d, const struct http1_head *hd, uint64_t ts,
-			int framing_known)
+static void on_response(struct conn *c, struct http_dir *d, const struct http1_head *hd, uint64_t ts, int framing_known)
 {
 	struct http_conn *s = &c->u.http;
-	struct http1_slice method = { 0 };
+	struct http1_slice method = {0};
 	uint64_t len = 0;
 	enum http1_body body;
 
@@ -258,8 +257,7 @@ static void salvage_head(struct conn *c, struct http_dir *d, int is_req, uint64_
 	dir_lost(d);
 }
 
-static void feed(struct conn *c, struct http_dir *d, int is_req, const struct st_event_hdr *h, const char *p,
-		 size_t n)
+static void feed(struct conn *c, struct http_dir *d, int is_req, const struct st_event_hdr *h, const char *p, size_t n)
 {
 	while (n > 0) {
 		size_t used;

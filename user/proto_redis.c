@@ -15,18 +15,21 @@ static struct span sp;
 /* Commands whose first argument is a key name, safe to show. Everything
  * else (AUTH, HELLO, CONFIG SET, EVAL, ECHO...) shows only "?". Sorted. */
 static const char *const keyed[] = {
-	"APPEND", "BITCOUNT", "BITPOS", "BLMOVE", "BLMPOP", "BLPOP", "BRPOP", "BRPOPLPUSH", "BZPOPMAX", "BZPOPMIN",
-	"COPY", "DECR", "DECRBY", "DEL", "DUMP", "EXISTS", "EXPIRE", "EXPIREAT", "EXPIRETIME", "GEOADD",
-	"GEODIST", "GEOPOS", "GEOSEARCH", "GET", "GETBIT", "GETDEL", "GETEX", "GETRANGE", "GETSET", "HDEL",
-	"HEXISTS", "HGET", "HGETALL", "HINCRBY", "HINCRBYFLOAT", "HKEYS", "HLEN", "HMGET", "HMSET", "HSCAN",
-	"HSET", "HSETNX", "HSTRLEN", "HVALS", "INCR", "INCRBY", "INCRBYFLOAT", "LINDEX", "LINSERT", "LLEN",
-	"LMOVE", "LPOP", "LPOS", "LPUSH", "LPUSHX", "LRANGE", "LREM", "LSET", "LTRIM", "MGET",
-	"MSET", "MSETNX", "PERSIST", "PEXPIRE", "PEXPIREAT", "PFADD", "PFCOUNT", "PSETEX", "PTTL", "PUBLISH",
-	"RENAME", "RENAMENX", "RPOP", "RPOPLPUSH", "RPUSH", "RPUSHX", "SADD", "SCARD", "SDIFF", "SET",
-	"SETBIT", "SETEX", "SETNX", "SETRANGE", "SINTER", "SISMEMBER", "SMEMBERS", "SMOVE", "SPOP", "SRANDMEMBER",
-	"SREM", "SSCAN", "STRLEN", "SUNION", "TOUCH", "TTL", "TYPE", "UNLINK", "WATCH", "XACK",
-	"XADD", "XDEL", "XLEN", "XRANGE", "XREVRANGE", "XTRIM", "ZADD", "ZCARD", "ZCOUNT", "ZINCRBY",
-	"ZPOPMAX", "ZPOPMIN", "ZRANGE", "ZRANGEBYSCORE", "ZRANK", "ZREM", "ZREVRANGE", "ZREVRANK", "ZSCAN", "ZSCORE",
+	"APPEND",    "BITCOUNT",      "BITPOS",	      "BLMOVE",	  "BLMPOP",    "BLPOP",	    "BRPOP",	   "BRPOPLPUSH",
+	"BZPOPMAX",  "BZPOPMIN",      "COPY",	      "DECR",	  "DECRBY",    "DEL",	    "DUMP",	   "EXISTS",
+	"EXPIRE",    "EXPIREAT",      "EXPIRETIME",   "GEOADD",	  "GEODIST",   "GEOPOS",    "GEOSEARCH",   "GET",
+	"GETBIT",    "GETDEL",	      "GETEX",	      "GETRANGE", "GETSET",    "HDEL",	    "HEXISTS",	   "HGET",
+	"HGETALL",   "HINCRBY",	      "HINCRBYFLOAT", "HKEYS",	  "HLEN",      "HMGET",	    "HMSET",	   "HSCAN",
+	"HSET",	     "HSETNX",	      "HSTRLEN",      "HVALS",	  "INCR",      "INCRBY",    "INCRBYFLOAT", "LINDEX",
+	"LINSERT",   "LLEN",	      "LMOVE",	      "LPOP",	  "LPOS",      "LPUSH",	    "LPUSHX",	   "LRANGE",
+	"LREM",	     "LSET",	      "LTRIM",	      "MGET",	  "MSET",      "MSETNX",    "PERSIST",	   "PEXPIRE",
+	"PEXPIREAT", "PFADD",	      "PFCOUNT",      "PSETEX",	  "PTTL",      "PUBLISH",   "RENAME",	   "RENAMENX",
+	"RPOP",	     "RPOPLPUSH",     "RPUSH",	      "RPUSHX",	  "SADD",      "SCARD",	    "SDIFF",	   "SET",
+	"SETBIT",    "SETEX",	      "SETNX",	      "SETRANGE", "SINTER",    "SISMEMBER", "SMEMBERS",	   "SMOVE",
+	"SPOP",	     "SRANDMEMBER",   "SREM",	      "SSCAN",	  "STRLEN",    "SUNION",    "TOUCH",	   "TTL",
+	"TYPE",	     "UNLINK",	      "WATCH",	      "XACK",	  "XADD",      "XDEL",	    "XLEN",	   "XRANGE",
+	"XREVRANGE", "XTRIM",	      "ZADD",	      "ZCARD",	  "ZCOUNT",    "ZINCRBY",   "ZPOPMAX",	   "ZPOPMIN",
+	"ZRANGE",    "ZRANGEBYSCORE", "ZRANK",	      "ZREM",	  "ZREVRANGE", "ZREVRANK",  "ZSCAN",	   "ZSCORE",
 };
 
 static int cmp_str(const void *a, const void *b)
@@ -42,8 +45,7 @@ static int is_keyed(const char *cmd)
 static int subscribe_kind(const char *cmd)
 {
 	return strcmp(cmd, "SUBSCRIBE") == 0 || strcmp(cmd, "PSUBSCRIBE") == 0 || strcmp(cmd, "SSUBSCRIBE") == 0 ||
-	       strcmp(cmd, "UNSUBSCRIBE") == 0 || strcmp(cmd, "PUNSUBSCRIBE") == 0 ||
-	       strcmp(cmd, "SUNSUBSCRIBE") == 0;
+	       strcmp(cmd, "UNSUBSCRIBE") == 0 || strcmp(cmd, "PUNSUBSCRIBE") == 0 || strcmp(cmd, "SUNSUBSCRIBE") == 0;
 }
 
 static int arg_is(const struct resp_arg *a, const char *s)

@@ -7,7 +7,7 @@
 
 enum {
 	R_TYPE, /* expecting a type byte */
-	R_NUM, /* digits of a count or length */
+	R_NUM,	/* digits of a count or length */
 	R_NUM_LF,
 	R_LINE, /* simple string, error, number... up to CR LF */
 	R_LINE_LF,
@@ -294,7 +294,7 @@ ssize_t resp_feed(struct resp_parser *p, const uint8_t *buf, size_t len, struct 
 			return -1;
 		}
 		continue;
-complete:
+	complete:
 		*out = p->msg;
 		return (ssize_t)i;
 	}
@@ -303,7 +303,7 @@ complete:
 
 int resp_skip(struct resp_parser *p, uint64_t n, struct resp_msg *out)
 {
-	static const uint8_t crlf[2] = { '\r', '\n' };
+	static const uint8_t crlf[2] = {'\r', '\n'};
 	uint64_t tail;
 
 	if (n == 0)

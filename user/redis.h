@@ -11,20 +11,20 @@
 #include <sys/types.h>
 
 #define RESP_MAX_DEPTH 16
-#define RESP_ARGS 3 /* arguments of a top-level array that are kept */
-#define RESP_ARG_CAP 128 /* bytes kept of each */
+#define RESP_ARGS 3	      /* arguments of a top-level array that are kept */
+#define RESP_ARG_CAP 128      /* bytes kept of each */
 #define RESP_MAX_INLINE 65536 /* longest inline command line */
 
 struct resp_arg {
 	char s[RESP_ARG_CAP];
-	uint32_t len; /* bytes kept in s */
+	uint32_t len;	   /* bytes kept in s */
 	uint64_t full_len; /* the argument's length on the wire */
-	uint64_t hash; /* FNV-1a of the whole argument; 0 when not all seen */
+	uint64_t hash;	   /* FNV-1a of the whole argument; 0 when not all seen */
 };
 
 struct resp_msg {
-	char type; /* first byte: '*' '+' '-' ':' '$' '>' ... or 'I' inline */
-	int64_t count; /* elements of a top-level aggregate; -1 null */
+	char type;	/* first byte: '*' '+' '-' ':' '$' '>' ... or 'I' inline */
+	int64_t count;	/* elements of a top-level aggregate; -1 null */
 	uint32_t nargs; /* arguments kept (at most RESP_ARGS) */
 	struct resp_arg arg[RESP_ARGS];
 	char line[RESP_ARG_CAP]; /* simple string / error / number text */

@@ -101,7 +101,7 @@ uint64_t clock__to_wall(uint64_t mono_ns)
 
 void addr__format(char *out, size_t outlen, uint8_t family, const uint8_t a[16])
 {
-	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
 	if (family == 4)
 		inet_ntop(AF_INET, a, out, (socklen_t)outlen);
@@ -242,8 +242,8 @@ void span__emit(struct span *s)
 /* query parameter names whose values never leave the host */
 static int secret_key(const char *k, size_t n)
 {
-	static const char *const words[] = { "token", "password", "passwd", "pwd", "secret", "key", "auth",
-					     "session", "signature", "sig", "credential", "code", "jwt", "sso" };
+	static const char *const words[] = {"token",   "password",  "passwd", "pwd",	    "secret", "key", "auth",
+					    "session", "signature", "sig",    "credential", "code",   "jwt", "sso"};
 
 	for (size_t w = 0; w < sizeof(words) / sizeof(words[0]); w++) {
 		size_t wl = strlen(words[w]);

@@ -17,7 +17,7 @@ enum tag_type { TAG_STR, TAG_INT, TAG_BOOL };
 struct span_tag {
 	const char *key; /* static string */
 	uint8_t type;
-	int64_t i; /* TAG_INT, TAG_BOOL */
+	int64_t i;     /* TAG_INT, TAG_BOOL */
 	const char *s; /* TAG_STR: points into the span's strbuf */
 	uint32_t slen;
 };

@@ -5,20 +5,20 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define STATS_FIELDS(X)                                                                         \
-	X(events, "events received from the kernel")                                           \
-	X(bytes, "payload bytes moved on followed connections")                                \
-	X(lost_events, "events lost in the kernel: ring buffer full")                          \
-	X(gaps, "connections resynchronised after lost events")                                \
-	X(parse_errors, "messages that failed to parse")                                       \
-	X(truncated_heads, "message heads larger than the capture window")                     \
-	X(unmatched, "responses without a request (connection seen mid-stream)")               \
-	X(no_response, "requests that ended without a response")                               \
-	X(spans, "spans emitted")                                                              \
-	X(conns_opened, "connections followed")                                                \
-	X(conns_evicted, "connections evicted: connection table full")                         \
-	X(pending_full, "requests dropped: pending-request pool full")                         \
-	X(reasm_full, "message heads dropped: reassembly pool full")                           \
+#define STATS_FIELDS(X)                                                          \
+	X(events, "events received from the kernel")                             \
+	X(bytes, "payload bytes moved on followed connections")                  \
+	X(lost_events, "events lost in the kernel: ring buffer full")            \
+	X(gaps, "connections resynchronised after lost events")                  \
+	X(parse_errors, "messages that failed to parse")                         \
+	X(truncated_heads, "message heads larger than the capture window")       \
+	X(unmatched, "responses without a request (connection seen mid-stream)") \
+	X(no_response, "requests that ended without a response")                 \
+	X(spans, "spans emitted")                                                \
+	X(conns_opened, "connections followed")                                  \
+	X(conns_evicted, "connections evicted: connection table full")           \
+	X(pending_full, "requests dropped: pending-request pool full")           \
+	X(reasm_full, "message heads dropped: reassembly pool full")             \
 	X(kernel_conn_full, "connections the kernel could not follow: conn_info full")
 
 struct stats {

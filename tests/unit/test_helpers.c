@@ -12,13 +12,13 @@
 static void test_sanitize_target(void **state)
 {
 	static const char *const v[][2] = {
-		{ "/plain", "/plain" },
-		{ "/s?q=widgets&page=2", "/s?q=widgets&page=2" },
-		{ "/login?user=bob&password=hunter2", "/login?user=bob&password=?" },
-		{ "/x?access_token=abc&api_key=k1&KEY=z&flag", "/x?access_token=?&api_key=?&KEY=?&flag" },
-		{ "/cb?code=123&state=s", "/cb?code=?&state=s" },
-		{ "/p?secret=1#frag", "/p?secret=?" },
-		{ "/e?=v&&a=", "/e?=v&&a=" },
+		{"/plain", "/plain"},
+		{"/s?q=widgets&page=2", "/s?q=widgets&page=2"},
+		{"/login?user=bob&password=hunter2", "/login?user=bob&password=?"},
+		{"/x?access_token=abc&api_key=k1&KEY=z&flag", "/x?access_token=?&api_key=?&KEY=?&flag"},
+		{"/cb?code=123&state=s", "/cb?code=?&state=s"},
+		{"/p?secret=1#frag", "/p?secret=?"},
+		{"/e?=v&&a=", "/e?=v&&a="},
 	};
 	char out[128];
 

@@ -19,14 +19,15 @@ struct req_vec {
 };
 
 static const struct req_vec reqs[] = {
-	{ "GET / HTTP/1.1\r\n\r\n", "GET", "/", 1, 0, 0 },
-	{ "GET /repos/acme/widgets?page=2 HTTP/1.1\r\nHost: api.example.com\r\nUser-Agent: curl/8\r\nAccept: */*\r\n\r\n",
-	  "GET", "/repos/acme/widgets?page=2", 1, 3, 0 },
-	{ "POST /submit HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", "POST", "/submit", 1, 2, 53 },
-	{ "HEAD /x HTTP/1.0\n\n", "HEAD", "/x", 0, 0, 0 },
-	{ "\r\nDELETE /item/7 HTTP/1.1\r\nX-Empty:\r\n\r\n", "DELETE", "/item/7", 1, 1, 0 },
-	{ "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\n\r\n", "OPTIONS", "*", 1, 1, 31 },
-	{ "GET /a HTTP/1.1\r\nX-Tab:\tv  \r\nX-Utf8: caf\xc3\xa9\r\n\r\n", "GET", "/a", 1, 2, 0 },
+	{"GET / HTTP/1.1\r\n\r\n", "GET", "/", 1, 0, 0},
+	{"GET /repos/acme/widgets?page=2 HTTP/1.1\r\nHost: api.example.com\r\nUser-Agent: curl/8\r\nAccept: "
+	 "*/*\r\n\r\n",
+	 "GET", "/repos/acme/widgets?page=2", 1, 3, 0},
+	{"POST /submit HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", "POST", "/submit", 1, 2, 53},
+	{"HEAD /x HTTP/1.0\n\n", "HEAD", "/x", 0, 0, 0},
+	{"\r\nDELETE /item/7 HTTP/1.1\r\nX-Empty:\r\n\r\n", "DELETE", "/item/7", 1, 1, 0},
+	{"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\n\r\n", "OPTIONS", "*", 1, 1, 31},
+	{"GET /a HTTP/1.1\r\nX-Tab:\tv  \r\nX-Utf8: caf\xc3\xa9\r\n\r\n", "GET", "/a", 1, 2, 0},
 };
 
 static size_t head_len(const struct req_vec *v)
@@ -109,7 +110,7 @@ static void test_request_invalid(void **state)
 		"GET / HTTP/1.1 extra\r\n\r\n",
 		"GET / HTTP/1.1\r\nX: \x00\r\n\r\n",
 	};
-	static const size_t lens[] = { 0, 0, 0, 0, 0, 0, 0, 0, 11, 0, 0, 0, 23 };
+	static const size_t lens[] = {0, 0, 0, 0, 0, 0, 0, 0, 11, 0, 0, 0, 23};
 	static struct http1_head h;
 
 	(void)state;
@@ -156,8 +157,12 @@ static void test_response(void **state)
 static void test_response_invalid(void **state)
 {
 	static const char *const bad[] = {
-		"HTTP/1.1 2x0 OK\r\n\r\n", "HTTP/2 200 OK\r\n\r\n", "HTTP/1.1 099 Low\r\n\r\n",
-		"HTTP/1.1 200OK\r\n\r\n",  "SSH-2.0-OpenSSH\r\n",   "HTTP/1.1 200 OK\r\nX y: z\r\n\r\n",
+		"HTTP/1.1 2x0 OK\r\n\r\n",
+		"HTTP/2 200 OK\r\n\r\n",
+		"HTTP/1.1 099 Low\r\n\r\n",
+		"HTTP/1.1 200OK\r\n\r\n",
+		"SSH-2.0-OpenSSH\r\n",
+		"HTTP/1.1 200 OK\r\nX y: z\r\n\r\n",
 		"+OK\r\n",
 	};
 	static struct http1_head h;
@@ -172,7 +177,7 @@ static void test_response_invalid(void **state)
 static enum http1_body body_of(const char *raw, int resp, const char *method, uint64_t *len)
 {
 	static struct http1_head h;
-	struct http1_slice m = { method, method ? strlen(method) : 0 };
+	struct http1_slice m = {method, method ? strlen(method) : 0};
 	int r = resp ? http1_parse_response(raw, strlen(raw), &h) : http1_parse_request(raw, strlen(raw), &h);
 
 	assert_true(r > 0);
@@ -195,8 +200,7 @@ static void test_body_kinds(void **state)
 	assert_int_equal(body_of("HTTP/1.0 200 OK\r\n\r\n", 1, "GET", &len), HTTP1_BODY_UNTIL_CLOSE);
 	assert_int_equal(body_of("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 1, "GET", &len),
 			 HTTP1_BODY_INVALID);
-	assert_int_equal(body_of("HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", 1, "GET", &len),
-			 HTTP1_BODY_INVALID);
+	assert_int_equal(body_of("HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", 1, "GET", &len), HTTP1_BODY_INVALID);
 	assert_int_equal(body_of("GET / HTTP/1.1\r\n\r\n", 0, NULL, &len), HTTP1_BODY_NONE);
 	assert_int_equal(body_of("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 0, NULL, &len),
 			 HTTP1_BODY_INVALID);
@@ -207,7 +211,7 @@ static const char chunked[] = "5\r\nhello\r\n1a;ext=1\r\nabcdefghijklmnopqrstuvw
 
 static void test_chunked_all_at_once(void **state)
 {
-	struct http1_chunked c = { 0 };
+	struct http1_chunked c = {0};
 	size_t n = strlen(chunked);
 
 	(void)state;
@@ -216,7 +220,7 @@ static void test_chunked_all_at_once(void **state)
 
 static void test_chunked_byte_at_a_time(void **state)
 {
-	struct http1_chunked c = { 0 };
+	struct http1_chunked c = {0};
 	size_t n = strlen(chunked) - 4;
 
 	(void)state;
@@ -227,7 +231,7 @@ static void test_chunked_byte_at_a_time(void **state)
 
 static void test_chunked_skip(void **state)
 {
-	struct http1_chunked c = { 0 };
+	struct http1_chunked c = {0};
 
 	(void)state;
 	/* the kernel captured the chunk header and 2 bytes of a 1000-byte chunk */
@@ -242,11 +246,11 @@ static void test_chunked_skip(void **state)
 
 static void test_chunked_invalid(void **state)
 {
-	static const char *const bad[] = { "zz\r\n", "5\r\nhelloX", "\r\n", "12345678901234567\r\n", "0\r\n\x01" };
+	static const char *const bad[] = {"zz\r\n", "5\r\nhelloX", "\r\n", "12345678901234567\r\n", "0\r\n\x01"};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		struct http1_chunked c = { 0 };
+		struct http1_chunked c = {0};
 		assert_int_equal(http1_chunked_feed(&c, guarded(bad[i], strlen(bad[i])), strlen(bad[i])), -1);
 	}
 }
@@ -254,18 +258,12 @@ static void test_chunked_invalid(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_request_vectors),
-		cmocka_unit_test(test_request_every_prefix_incomplete),
-		cmocka_unit_test(test_request_byte_at_a_time),
-		cmocka_unit_test(test_request_invalid),
-		cmocka_unit_test(test_too_many_headers),
-		cmocka_unit_test(test_response),
-		cmocka_unit_test(test_response_invalid),
-		cmocka_unit_test(test_body_kinds),
-		cmocka_unit_test(test_chunked_all_at_once),
-		cmocka_unit_test(test_chunked_byte_at_a_time),
-		cmocka_unit_test(test_chunked_skip),
-		cmocka_unit_test(test_chunked_invalid),
+		cmocka_unit_test(test_request_vectors),	       cmocka_unit_test(test_request_every_prefix_incomplete),
+		cmocka_unit_test(test_request_byte_at_a_time), cmocka_unit_test(test_request_invalid),
+		cmocka_unit_test(test_too_many_headers),       cmocka_unit_test(test_response),
+		cmocka_unit_test(test_response_invalid),       cmocka_unit_test(test_body_kinds),
+		cmocka_unit_test(test_chunked_all_at_once),    cmocka_unit_test(test_chunked_byte_at_a_time),
+		cmocka_unit_test(test_chunked_skip),	       cmocka_unit_test(test_chunked_invalid),
 	};
 	return cmocka_run_group_tests_name("http1", tests, NULL, NULL);
 }

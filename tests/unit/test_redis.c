@@ -23,24 +23,24 @@ struct vec {
 };
 
 static const struct vec vecs[] = {
-	{ "*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nvalue\r\n", 0, 1, '*', 3, 3, "SET", "key", "" },
-	{ "*2\r\n$3\r\nGET\r\n$0\r\n\r\n", 0, 1, '*', 2, 2, "GET", "", "" },
-	{ "PING\r\n", 0, 1, 'I', 1, 1, "PING", NULL, "" },
-	{ "SET  k   v\n", 0, 1, 'I', 3, 3, "SET", "k", "" },
-	{ "+OK\r\n", 0, 0, '+', 0, 0, NULL, NULL, "OK" },
-	{ "-WRONGTYPE Operation against a key\r\n", 0, 0, '-', 0, 0, NULL, NULL, "WRONGTYPE Operation against a key" },
-	{ ":1000\r\n", 0, 0, ':', 0, 0, NULL, NULL, "1000" },
-	{ "$-1\r\n", 0, 0, '$', 0, 0, NULL, NULL, "" },
-	{ "*-1\r\n", 0, 0, '*', -1, 0, NULL, NULL, "" },
-	{ "*0\r\n", 0, 0, '*', 0, 0, NULL, NULL, "" },
-	{ "$5\r\nhe\r\no\r\n", 0, 0, '$', 0, 0, NULL, NULL, "" },
-	{ "*2\r\n*2\r\n:1\r\n$1\r\na\r\n$1\r\nb\r\n", 0, 0, '*', 2, 2, "", "b", "" },
-	{ "*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$4\r\nbody\r\n", 0, 0, '*', 3, 3, "message", "ch", "" },
-	{ "%1\r\n+k\r\n:1\r\n", 0, 0, '%', 1, 0, NULL, NULL, "" },
-	{ "|1\r\n+ttl\r\n:3\r\n+OK\r\n", 0, 0, '+', 0, 0, NULL, NULL, "OK" }, /* attribute, then the reply */
-	{ ">3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$1\r\nx\r\n", 0, 0, '>', 3, 3, "message", "c", "" },
-	{ "_\r\n", 0, 0, '_', 0, 0, NULL, NULL, "" },
-	{ "$3\r\na\0b\r\n", 9, 0, '$', 0, 0, NULL, NULL, "" },
+	{"*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nvalue\r\n", 0, 1, '*', 3, 3, "SET", "key", ""},
+	{"*2\r\n$3\r\nGET\r\n$0\r\n\r\n", 0, 1, '*', 2, 2, "GET", "", ""},
+	{"PING\r\n", 0, 1, 'I', 1, 1, "PING", NULL, ""},
+	{"SET  k   v\n", 0, 1, 'I', 3, 3, "SET", "k", ""},
+	{"+OK\r\n", 0, 0, '+', 0, 0, NULL, NULL, "OK"},
+	{"-WRONGTYPE Operation against a key\r\n", 0, 0, '-', 0, 0, NULL, NULL, "WRONGTYPE Operation against a key"},
+	{":1000\r\n", 0, 0, ':', 0, 0, NULL, NULL, "1000"},
+	{"$-1\r\n", 0, 0, '$', 0, 0, NULL, NULL, ""},
+	{"*-1\r\n", 0, 0, '*', -1, 0, NULL, NULL, ""},
+	{"*0\r\n", 0, 0, '*', 0, 0, NULL, NULL, ""},
+	{"$5\r\nhe\r\no\r\n", 0, 0, '$', 0, 0, NULL, NULL, ""},
+	{"*2\r\n*2\r\n:1\r\n$1\r\na\r\n$1\r\nb\r\n", 0, 0, '*', 2, 2, "", "b", ""},
+	{"*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$4\r\nbody\r\n", 0, 0, '*', 3, 3, "message", "ch", ""},
+	{"%1\r\n+k\r\n:1\r\n", 0, 0, '%', 1, 0, NULL, NULL, ""},
+	{"|1\r\n+ttl\r\n:3\r\n+OK\r\n", 0, 0, '+', 0, 0, NULL, NULL, "OK"}, /* attribute, then the reply */
+	{">3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$1\r\nx\r\n", 0, 0, '>', 3, 3, "message", "c", ""},
+	{"_\r\n", 0, 0, '_', 0, 0, NULL, NULL, ""},
+	{"$3\r\na\0b\r\n", 9, 0, '$', 0, 0, NULL, NULL, ""},
 };
 
 static size_t vlen(const struct vec *v)
@@ -74,7 +74,8 @@ static void test_vectors_all_at_once(void **state)
 	for (size_t i = 0; i < sizeof(vecs) / sizeof(vecs[0]); i++) {
 		const struct vec *v = &vecs[i];
 		resp_parser_init(&p, v->inline_ok);
-		assert_int_equal(resp_feed(&p, (const uint8_t *)guarded(v->raw, vlen(v)), vlen(v), &m), (ssize_t)vlen(v));
+		assert_int_equal(resp_feed(&p, (const uint8_t *)guarded(v->raw, vlen(v)), vlen(v), &m),
+				 (ssize_t)vlen(v));
 		check(v, &m);
 	}
 }
@@ -123,7 +124,7 @@ static void test_pipeline(void **state)
 	static struct resp_msg m;
 	const uint8_t *b = (const uint8_t *)raw;
 	size_t n = strlen(raw);
-	const char *want[] = { "PING", "GET", "QUIT" };
+	const char *want[] = {"PING", "GET", "QUIT"};
 
 	(void)state;
 	resp_parser_init(&p, 1);
@@ -140,8 +141,8 @@ static void test_pipeline(void **state)
 
 static void test_invalid(void **state)
 {
-	static const char *const bad_reply[] = { "*x\r\n", "$3\r\nabcd\r\n", "\x16\x03\x01", "GET / HTTP/1.1\r\n",
-						 "$--1\r\n", "*1\r\n$1\r\na\rX", ":12\n" };
+	static const char *const bad_reply[] = {"*x\r\n",   "$3\r\nabcd\r\n",	"\x16\x03\x01", "GET / HTTP/1.1\r\n",
+						"$--1\r\n", "*1\r\n$1\r\na\rX", ":12\n"};
 	static struct resp_parser p;
 	static struct resp_msg m;
 

@@ -1,0 +1,59 @@
+"""The command line as an on-call engineer meets it: default text output,
+one-line errors for bad flags."""
+import subprocess
+
+from conftest import SPANTAP, run
+
+
+def test_default_output_is_one_text_line_per_span(httpapp):
+    import os, signal, tempfile, time
+    app = httpapp()
+    with tempfile.TemporaryFile() as out, tempfile.NamedTemporaryFile() as err:
+        p = subprocess.Popen([SPANTAP, "--port", str(app.port)], stdout=out, stderr=err)
+        deadline = time.time() + 30
+        while b"tracing" not in open(err.name, "rb").read():
+            assert p.poll() is None and time.time() < deadline
+            time.sleep(0.05)
+        run("curl", "-s", "-o", "/dev/null", "http://127.0.0.1:%d/status/503" % app.port)
+        time.sleep(0.5)
+        p.send_signal(signal.SIGINT)
+        p.wait(timeout=20)
+        out.seek(0)
+        lines = out.read().decode().splitlines()
+        stderr = open(err.name).read()
+    assert len(lines) == 2, lines
+    server = [l for l in lines if " SERVER " in l]
+    client = [l for l in lines if " CLIENT " in l]
+    assert len(server) == 1 and len(client) == 1
+    assert "httpapp" in server[0] and "GET /status/503" in server[0] and " 503" in server[0]
+    assert "ERROR" in server[0] and "ERROR" in client[0]
+    assert "curl" in client[0] and "http://127.0.0.1:%d/status/503" % app.port in client[0]
+    # counters are printed on exit
+    assert "spans" in stderr and "lost_events" in stderr
+
+
+def bad(*args):
+    p = subprocess.run([SPANTAP, *args], capture_output=True, text=True, timeout=10)
+    return p.returncode, p.stdout, p.stderr.strip().splitlines()
+
+
+def test_bad_flags_get_one_line_error():
+    for args, words in [
+        (["--bogus"], "unknown option '--bogus'"),
+        (["--port", "70000"], "invalid value '70000' for --port"),
+        (["--port"], "needs a value"),
+        (["--pid", "abc"], "invalid value 'abc' for --pid"),
+        (["-o", "xml"], "invalid value 'xml' for --output"),
+        (["--capture-bytes", "20"], "invalid value '20' for --capture-bytes"),
+        (["--ringbuf-mb", "3"], "expected a power of two"),
+        (["extra"], "unexpected argument 'extra'"),
+    ]:
+        rc, out, err = bad(*args)
+        assert rc == 2 and out == "" and len(err) == 1 and words in err[0], (args, err)
+
+
+def test_help_and_version():
+    p = subprocess.run([SPANTAP, "--help"], capture_output=True, text=True)
+    assert p.returncode == 0 and "--port" in p.stdout and "--output" in p.stdout
+    p = subprocess.run([SPANTAP, "--version"], capture_output=True, text=True)
+    assert p.returncode == 0 and p.stdout.startswith("spantap ")
