@@ -3,8 +3,9 @@
 
 Routes: /hello, /status/<code>, /chunked?n=<chunks>, /big?size=<bytes>,
 /slow?ms=<ms>, POST /upload (reads the body, answers its size).
-Usage: httpapp.py PORT
+Usage: httpapp.py PORT [BIND_ADDRESS]   (default 127.0.0.1; "::" is dual-stack)
 """
+import socket
 import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -62,6 +63,17 @@ class Handler(BaseHTTPRequestHandler):
         self.send_body(200, b"%d\n" % n)
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def server_bind(self):
+        if self.address_family == socket.AF_INET6:
+            self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        super().server_bind()
+
+
 if __name__ == "__main__":
-    ThreadingHTTPServer.daemon_threads = True
-    ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+    host = sys.argv[2] if len(sys.argv) > 2 else "127.0.0.1"
+    if ":" in host:
+        Server.address_family = socket.AF_INET6
+    Server((host, int(sys.argv[1])), Handler).serve_forever()

@@ -117,12 +117,12 @@ def free_port():
 def httpapp():
     servers = []
 
-    def start(env_extra=None):
+    def start(env_extra=None, bind="127.0.0.1"):
         port = free_port()
         env = dict(os.environ)
         env.pop("OTEL_SERVICE_NAME", None)
         env.update(env_extra or {})
-        s = Server([PY, os.path.join(APPS, "httpapp.py"), str(port)], port, env=env)
+        s = Server([PY, os.path.join(APPS, "httpapp.py"), str(port), bind], port, env=env)
         servers.append(s)
         return s
 

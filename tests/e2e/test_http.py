@@ -252,3 +252,73 @@ def test_nginx(tracer, httpapp):
     assert [(u["name"], u["tags"]["url.path"], u["tags"]["http.status_code"]) for u in up] == [("GET", "/chunked", 200)]
     assert [s["name"] for s in kinds(spans, "server", "httpapp")] == ["GET /chunked"]
     assert within(up[0], ngx_server[4])
+
+
+def test_ipv6_and_v4_mapped(tracer, httpapp):
+    app = httpapp(bind="::")  # dual stack: IPv4 clients appear v4-mapped
+    t = tracer("--port", str(app.port))
+    run("curl", "-s", "-g", "-o", "/dev/null", "http://[::1]:%d/hello" % app.port)
+    run("curl", "-s", "-o", "/dev/null", "http://127.0.0.1:%d/status/204" % app.port)
+    spans = t.stop()
+    server = kinds(spans, "server", "httpapp")
+    assert [s["name"] for s in server] == ["GET /hello", "GET /status/204"]
+    assert server[0]["tags"]["client.address"] == "::1"
+    assert server[0]["tags"]["network.type"] == "ipv6" and server[0]["tags"]["peer.ipv6"] == "::1"
+    assert server[0]["tags"]["peer.address"] == "[::1]:%d" % server[0]["tags"]["client.port"]
+    # ::ffff:127.0.0.1 is shown as the IPv4 address it is
+    assert server[1]["tags"]["client.address"] == "127.0.0.1"
+    assert server[1]["tags"]["peer.ipv4"] == "127.0.0.1"
+    client = kinds(spans, "client", "curl")
+    assert [c["tags"]["network.peer.address"] for c in client] == ["::1", "127.0.0.1"]
+    assert [c["tags"]["http.status_code"] for c in client] == [200, 204]
+
+
+def test_http10(tracer, httpapp):
+    app = httpapp()
+    t = tracer("--port", str(app.port))
+    base = "http://127.0.0.1:%d" % app.port
+    run("curl", "-s", "--http1.0", "-o", "/dev/null", base + "/hello", "-o", "/dev/null", base + "/big?size=200000")
+    # a server that answers HTTP/1.0 with no length: the body ends at close
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(1)
+        port = srv.getsockname()[1]
+        t2 = tracer("--port", str(port))
+        cl = subprocess.Popen(["curl", "-s", "-o", "/dev/null", "http://127.0.0.1:%d/old" % port])
+        conn, _ = srv.accept()
+        while b"\r\n\r\n" not in conn.recv(4096):
+            pass
+        conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n")
+        time.sleep(0.2)
+        conn.sendall(b"z" * 10000)
+        conn.close()
+        cl.wait(timeout=10)
+        old = t2.stop()
+    spans = t.stop(settle=0)
+    assert [s["name"] for s in kinds(spans, "server", "httpapp")] == ["GET /hello", "GET /big"]
+    client = kinds(spans, "client", "curl")
+    assert [c["tags"]["network.protocol.version"] for c in client] == ["1.0", "1.0"]
+    assert [c["tags"]["http.status_code"] for c in client] == [200, 200]
+    # HTTP/1.0: one connection per request
+    assert len({c["tags"]["network.local.port"] for c in client}) == 2
+    oc = kinds(old, "client", "curl")
+    assert [(c["tags"]["url.path"], c["tags"]["http.status_code"]) for c in oc] == [("/old", 200)]
+    assert oc[0]["duration_us"] >= 150_000  # until the close, after the 200 ms pause
+
+
+def test_head_larger_than_capture_window(tracer, httpapp):
+    app = httpapp()
+    t = tracer("--port", str(app.port), "--capture-bytes", "1024")
+    hdrs = []
+    for i in range(40):
+        hdrs += ["-H", "X-Filler-%02d: %s" % (i, "f" * 100)]
+    run("curl", "-s", "-o", "/dev/null", *hdrs, "http://127.0.0.1:%d/status/202?x=1" % app.port,
+        "-o", "/dev/null", "http://127.0.0.1:%d/hello" % app.port)
+    spans = t.stop()
+    server = kinds(spans, "server", "httpapp")
+    # the 4 KiB head is cut at 1 KiB: its request line still names the span
+    assert [s["name"] for s in server] == ["GET /status/202", "GET /hello"]
+    assert [s["tags"]["http.status_code"] for s in server] == [202, 200]
+    client = kinds(spans, "client", "curl")
+    assert [c["tags"]["url.path"] for c in client] == ["/status/202", "/hello"]
+    assert t.counter("truncated_heads") >= 1
