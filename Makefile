@@ -31,7 +31,7 @@ Q = @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-.PHONY: all clean test unit e2e format format-check
+.PHONY: all clean test test-san unit e2e format format-check
 all: $(OUT)/spantap
 
 $(OUT)/spantap.bpf.o: bpf/spantap.bpf.c | $(OUT)
@@ -71,6 +71,11 @@ e2e: $(OUT)/spantap
 
 # the whole suite: parsers first, then the real tracer in the real kernel
 test: format-check unit e2e
+
+# the same suite with AddressSanitizer and UndefinedBehaviorSanitizer
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+test-san:
+	$(Q)$(MAKE) --no-print-directory OUT=build-san SAN="$(SAN_FLAGS)" CFLAGS="-g -O1" unit e2e
 
 format:
 	clang-format -i bpf/*.c bpf/*.h user/*.c user/*.h tests/unit/*.c

@@ -220,7 +220,7 @@ int main(int argc, char **argv)
 			.max_pending_per_conn = 1024},
 	};
 	struct sink *printer;
-	uint64_t start, last_tick, last_stats;
+	uint64_t start, last_tick, last_stats, last_sync;
 	int err;
 
 	if (parse_args(argc, argv, &cfg))
@@ -247,7 +247,7 @@ int main(int argc, char **argv)
 	}
 	pr_info("tracing HTTP/1.x and Redis (%d BPF programs attached); Ctrl-C to stop\n", loader__nprogs(ldr));
 
-	start = last_tick = last_stats = clock__mono_now();
+	start = last_tick = last_stats = last_sync = clock__mono_now();
 	while (!exiting) {
 		err = loader__poll(ldr, 100);
 		if (err < 0) {
@@ -258,6 +258,11 @@ int main(int argc, char **argv)
 		if (now - last_tick > 250000000ULL) {
 			conn_table__tick(now);
 			last_tick = now;
+		}
+		/* follow NTP's adjustments of the wall clock */
+		if (now - last_sync > 10000000000ULL) {
+			clock__sync();
+			last_sync = now;
 		}
 		if (cfg.stats_interval && now - last_stats > (uint64_t)cfg.stats_interval * 1000000000ULL) {
 			update_kernel_stats();

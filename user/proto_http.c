@@ -291,6 +291,8 @@ static void feed(struct conn *c, struct http_dir *d, int is_req, const struct st
 						salvage_head(c, d, is_req, h->ts_exit);
 					return;
 				}
+				if (r >= 0 && (size_t)r <= old)
+					r = -1; /* cannot end inside bytes that did not parse */
 				used = (size_t)r - old;
 			}
 			if (r == -1) {

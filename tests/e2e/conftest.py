@@ -67,6 +67,9 @@ class Tracer:
         os.unlink(self.err.name)
         self.spans = [json.loads(l) for l in lines]
         self.raw = "\n".join(lines)
+        # a clean exit; under ASan/UBSan any report makes this fail
+        assert self.proc.returncode == 0, self.stderr[-4000:]
+        assert "Sanitizer" not in self.stderr and "runtime error" not in self.stderr, self.stderr[-4000:]
         return self.spans
 
     def counter(self, name):

@@ -157,7 +157,7 @@ static void test_invalid(void **state)
 	resp_parser_init(&p, 1);
 	assert_int_equal(resp_feed(&p, (const uint8_t *)"\x01\x02", 2, &m), -1);
 	/* nesting deeper than the parser tracks is refused, not overflowed */
-	char deep[4 * (RESP_MAX_DEPTH + 2)];
+	char deep[4 * (RESP_MAX_DEPTH + 2) + 1];
 	size_t n = 0;
 	for (int i = 0; i < RESP_MAX_DEPTH + 2; i++)
 		n += (size_t)sprintf(deep + n, "*1\r\n");
