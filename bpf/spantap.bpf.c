@@ -122,6 +122,15 @@ struct {
 
 static __u64 next_conn_id;
 
+/* Waking the reader costs more than the rest of a program: wake it only
+ * when this much is waiting; it also polls on a short timeout. */
+#define WAKEUP_BYTES (256 * 1024)
+
+static __always_inline __u64 rb_flags(void)
+{
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
 static __always_inline void count(__u32 idx, __u64 n)
 {
 	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
@@ -388,14 +397,12 @@ static __always_inline void emit(void *ctx, struct conn_info *ci, struct active_
 	__builtin_memcpy(e->h.laddr, ci->laddr, 16);
 	__builtin_memcpy(e->h.raddr, ci->raddr, 16);
 	bpf_get_current_comm(e->h.comm, sizeof(e->h.comm));
-	if (bpf_ringbuf_output(&events, e, sizeof(e->h) + ncap, 0)) {
+	if (bpf_ringbuf_output(&events, e, sizeof(e->h) + ncap, rb_flags())) {
 		ci->gap = 1;
 		count(ST_C_LOST, 1);
 		return;
 	}
 	ci->gap = 0;
-	count(ST_C_EVENTS, 1);
-	count(ST_C_BYTES, len);
 	return;
 miss:
 	if (++ci->misses >= MAX_MISSES)
@@ -446,11 +453,13 @@ static __always_inline int on_exit(void *ctx, long ret, __u8 kind, __u8 dir)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u64 now = bpf_ktime_get_ns();
-	struct active_io *a = bpf_map_lookup_elem(&active_io, &id);
+	struct active_io *a = NULL;
 	struct conn_key key;
 	struct conn_info *ci;
 	struct active_io io = {};
 
+	if (dir == ST_DIR_EGRESS || kind == IO_ACCEPT || kind == IO_CONNECT)
+		a = bpf_map_lookup_elem(&active_io, &id);
 	if (a) {
 		io = *a;
 		bpf_map_delete_elem(&active_io, &id);
@@ -500,11 +509,20 @@ static __always_inline int on_exit(void *ctx, long ret, __u8 kind, __u8 dir)
 		return on_exit(ctx, RET(), kind, dir);            \
 	}
 
-IO_PROGS(read, IO_BUF, ST_DIR_INGRESS, 0)
-IO_PROGS(recvfrom, IO_BUF, ST_DIR_INGRESS, 0)
-IO_PROGS(readv, IO_IOV, ST_DIR_INGRESS, (__u32)ARG(2))
-IO_PROGS(recvmsg, IO_MSG, ST_DIR_INGRESS, 0)
-IO_PROGS(recvmmsg, IO_MMSG, ST_DIR_INGRESS, (__u32)ARG(2))
+/* Reads need no entry program: their bytes exist only at exit, a read's
+ * span time is its exit, and the arguments are in the saved registers. */
+#define READ_PROG(name, kind)                                     \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                \
+	int exit_##name(void *ctx)                                \
+	{                                                         \
+		return on_exit(ctx, RET(), kind, ST_DIR_INGRESS); \
+	}
+
+READ_PROG(read, IO_BUF)
+READ_PROG(recvfrom, IO_BUF)
+READ_PROG(readv, IO_IOV)
+READ_PROG(recvmsg, IO_MSG)
+READ_PROG(recvmmsg, IO_MMSG)
 IO_PROGS(write, IO_BUF, ST_DIR_EGRESS, 0)
 IO_PROGS(sendto, IO_BUF, ST_DIR_EGRESS, 0)
 IO_PROGS(writev, IO_IOV, ST_DIR_EGRESS, (__u32)ARG(2))
@@ -542,7 +560,7 @@ static __always_inline void emit_simple(__u8 type, __u32 tgid, __u32 fd, __u64 c
 	h->fd = fd;
 	h->conn_id = conn_id;
 	h->ts_enter = h->ts_exit = bpf_ktime_get_ns();
-	bpf_ringbuf_submit(h, 0);
+	bpf_ringbuf_submit(h, rb_flags());
 }
 
 SEC("tracepoint/syscalls/sys_enter_close")

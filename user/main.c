@@ -22,6 +22,8 @@
 #define SPANTAP_VERSION "dev"
 #endif
 
+#define POLL_MS 20
+
 static volatile sig_atomic_t exiting;
 
 static void on_signal(int sig)
@@ -249,7 +251,8 @@ int main(int argc, char **argv)
 
 	start = last_tick = last_stats = last_sync = clock__mono_now();
 	while (!exiting) {
-		err = loader__poll(ldr, 100);
+		/* the kernel wakes us only for a backlog: poll often */
+		err = loader__poll(ldr, POLL_MS);
 		if (err < 0) {
 			pr_err("failed to poll ring buffer 'events': %s\n", strerror(-err));
 			break;
