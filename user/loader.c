@@ -127,7 +127,14 @@ int loader__poll(struct loader *l, int timeout_ms)
 {
 	int n = ring_buffer__poll(l->rb, timeout_ms);
 
-	return n == -EINTR ? 0 : n;
+	if (n == -EINTR)
+		n = 0;
+	if (n < 0)
+		return n;
+	/* the kernel skips wakeups below a backlog (see WAKEUP_BYTES): what is
+	 * waiting without one is read here, once per timeout */
+	int m = ring_buffer__consume(l->rb);
+	return m < 0 ? m : n + m;
 }
 
 int loader__drain(struct loader *l)

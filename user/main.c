@@ -2,6 +2,7 @@
  * buffer go to the connection table, which drives the protocol modules,
  * which hand finished spans to the sinks. */
 #include "conn.h"
+#include "export.h"
 #include "loader.h"
 #include "log.h"
 #include "procinfo.h"
@@ -41,6 +42,12 @@ static const char usage[] =
 	"  -P, --port PORT         trace only connections with this local or remote port (repeatable)\n"
 	"  -o, --output FORMAT     text (default) or json: one JSON object per span per line\n"
 	"      --capture-bytes N   bytes of each read/write copied from the kernel (64-16384, default 4096)\n"
+	"      --jaeger-agent HOST[:PORT]\n"
+	"                          send spans to a Jaeger agent over UDP (port 6831, or 6832 for binary);\n"
+	"                          default from JAEGER_AGENT_HOST and JAEGER_AGENT_PORT\n"
+	"      --jaeger-agent-protocol compact|binary\n"
+	"                          Thrift protocol of the agent's datagrams (default compact)\n"
+	"      --print             print spans too when exporting (printing is the default otherwise)\n"
 	"  -d, --duration SEC      stop after SEC seconds\n"
 	"      --stats             print counters every 5 s (they are always printed on exit)\n"
 	"      --max-conns N       connections followed at once in user space (default 32768)\n"
@@ -57,6 +64,9 @@ struct config {
 	long duration;
 	int stats_interval;
 	struct conn_limits lim;
+	const char *agent; /* HOST[:PORT] */
+	enum thrift_proto agent_proto;
+	int print;
 };
 
 static int parse_num(const char *flag, const char *s, long min, long max, long *out)
@@ -75,7 +85,16 @@ static int parse_num(const char *flag, const char *s, long min, long max, long *
 	return 0;
 }
 
-enum { OPT_CAPTURE = 256, OPT_STATS, OPT_MAX_CONNS, OPT_MAX_PENDING, OPT_RINGBUF };
+enum {
+	OPT_CAPTURE = 256,
+	OPT_STATS,
+	OPT_MAX_CONNS,
+	OPT_MAX_PENDING,
+	OPT_RINGBUF,
+	OPT_AGENT,
+	OPT_AGENT_PROTO,
+	OPT_PRINT
+};
 
 static int parse_args(int argc, char **argv, struct config *cfg)
 {
@@ -89,6 +108,9 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 		{"max-conns", required_argument, NULL, OPT_MAX_CONNS},
 		{"max-pending", required_argument, NULL, OPT_MAX_PENDING},
 		{"ringbuf-mb", required_argument, NULL, OPT_RINGBUF},
+		{"jaeger-agent", required_argument, NULL, OPT_AGENT},
+		{"jaeger-agent-protocol", required_argument, NULL, OPT_AGENT_PROTO},
+		{"print", no_argument, NULL, OPT_PRINT},
 		{"verbose", no_argument, NULL, 'v'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"version", no_argument, NULL, 'V'},
@@ -164,6 +186,25 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 			}
 			cfg->lo.ringbuf_bytes = (uint32_t)v << 20;
 			break;
+		case OPT_AGENT:
+			cfg->agent = optarg;
+			break;
+		case OPT_AGENT_PROTO:
+			if (strcmp(optarg, "compact") == 0)
+				cfg->agent_proto = THRIFT_COMPACT;
+			else if (strcmp(optarg, "binary") == 0)
+				cfg->agent_proto = THRIFT_BINARY;
+			else {
+				fprintf(stderr,
+					"spantap: invalid value '%s' for --jaeger-agent-protocol: expected compact or "
+					"binary\n",
+					optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_PRINT:
+			cfg->print = 1;
+			break;
 		case 'v':
 			log_level = LOG_DEBUG;
 			break;
@@ -193,6 +234,41 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 
 static struct loader *ldr;
 
+/* Exporters from flags, else from the environment Jaeger's own clients
+ * read; printing when there is no exporter, or with --print. */
+static int setup_sinks(struct config *cfg)
+{
+	const char *def_port = cfg->agent_proto == THRIFT_BINARY ? "6832" : "6831";
+	char host[256], port[16], from_env[300];
+	const char *agent = cfg->agent;
+	int exporters = 0;
+	struct sink *s;
+
+	if (!agent && getenv("JAEGER_AGENT_HOST") && *getenv("JAEGER_AGENT_HOST")) {
+		const char *h = getenv("JAEGER_AGENT_HOST"), *p = getenv("JAEGER_AGENT_PORT");
+		snprintf(from_env, sizeof(from_env), strchr(h, ':') ? "[%s]:%s" : "%s:%s", h, p && *p ? p : def_port);
+		agent = from_env;
+	}
+	if (agent) {
+		if (export__split_hostport(agent, host, sizeof(host), port, sizeof(port), def_port)) {
+			fprintf(stderr, "spantap: invalid Jaeger agent address '%s': expected HOST[:PORT]\n", agent);
+			return -EINVAL;
+		}
+		s = sink_jaeger_agent__new(host, port, cfg->agent_proto);
+		if (!s || sink__add(s))
+			return -EINVAL;
+		exporters++;
+	}
+	if (!exporters || cfg->print) {
+		s = sink_print__new(stdout, cfg->json);
+		if (!s || sink__add(s)) {
+			pr_err("failed to create printer 'stdout': %s\n", strerror(ENOMEM));
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
 static void update_kernel_stats(void)
 {
 	uint64_t k[ST_C_MAX];
@@ -221,7 +297,6 @@ int main(int argc, char **argv)
 			.reasm_size = 16384,
 			.max_pending_per_conn = 1024},
 	};
-	struct sink *printer;
 	uint64_t start, last_tick, last_stats, last_sync;
 	int err;
 
@@ -233,11 +308,8 @@ int main(int argc, char **argv)
 		pr_err("failed to allocate connection table: %s\n", strerror(ENOMEM));
 		return 1;
 	}
-	printer = sink_print__new(stdout, cfg.json);
-	if (!printer || sink__add(printer)) {
-		pr_err("failed to create printer 'stdout': %s\n", strerror(ENOMEM));
-		return 1;
-	}
+	if (setup_sinks(&cfg))
+		return 2;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);

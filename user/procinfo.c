@@ -12,6 +12,7 @@
 struct proc_entry {
 	uint32_t tgid;
 	char service[PROCINFO_SERVICE_MAX];
+	char exe[256];
 };
 
 static struct proc_entry cache[CACHE_SIZE];
@@ -123,11 +124,16 @@ int procinfo__service_from_environ(const char *env, size_t len, char *out, size_
 	return -1;
 }
 
-static void lookup(uint32_t tgid, const char *comm, char *out, size_t outlen)
+static void lookup(uint32_t tgid, const char *comm, char *out, size_t outlen, char *exe, size_t exelen)
 {
 	static char buf[65536];
 	char path[64];
 	size_t n;
+	ssize_t k;
+
+	snprintf(path, sizeof(path), "/proc/%u/exe", tgid);
+	k = readlink(path, exe, exelen - 1);
+	exe[k > 0 ? k : 0] = 0;
 
 	snprintf(path, sizeof(path), "/proc/%u/environ", tgid);
 	n = read_file(path, buf, sizeof(buf));
@@ -141,25 +147,32 @@ static void lookup(uint32_t tgid, const char *comm, char *out, size_t outlen)
 			return;
 	}
 	/* kernel threads and exotic argv: the executable's file name */
-	snprintf(path, sizeof(path), "/proc/%u/exe", tgid);
-	ssize_t k = readlink(path, buf, sizeof(buf) - 1);
-	if (k > 0) {
-		buf[k] = 0;
-		snprintf(out, outlen, "%.*s", (int)outlen - 1, base_name(buf));
+	if (exe[0]) {
+		snprintf(out, outlen, "%.*s", (int)outlen - 1, base_name(exe));
 		return;
 	}
 	snprintf(out, outlen, "%s", comm && comm[0] ? comm : "unknown");
 }
 
-const char *procinfo__service(uint32_t tgid, const char *comm)
+static struct proc_entry *entry(uint32_t tgid, const char *comm)
 {
 	struct proc_entry *e = &cache[(tgid * 2654435761u) & (CACHE_SIZE - 1)];
 
 	if (e->tgid != tgid || !e->service[0]) {
 		e->tgid = tgid;
-		lookup(tgid, comm, e->service, sizeof(e->service));
+		lookup(tgid, comm, e->service, sizeof(e->service), e->exe, sizeof(e->exe));
 	}
-	return e->service;
+	return e;
+}
+
+const char *procinfo__service(uint32_t tgid, const char *comm)
+{
+	return entry(tgid, comm)->service;
+}
+
+const char *procinfo__exe(uint32_t tgid, const char *comm)
+{
+	return entry(tgid, comm)->exe;
 }
 
 void procinfo__forget(uint32_t tgid)

@@ -11,6 +11,8 @@
  * else the script or jar an interpreter runs, else the executable's name;
  * comm is the fallback when /proc no longer has the process. */
 const char *procinfo__service(uint32_t tgid, const char *comm);
+/* Its executable's path ("" when unknown). */
+const char *procinfo__exe(uint32_t tgid, const char *comm);
 /* The process exited: forget it (pids are reused). */
 void procinfo__forget(uint32_t tgid);
 

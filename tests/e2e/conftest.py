@@ -55,6 +55,16 @@ class Tracer:
         self.spans = None
         self.stderr = ""
 
+    def wait_lines(self, n, timeout=3.0):
+        """lines printed so far, waiting until there are n (spantap still running)"""
+        deadline = time.time() + timeout
+        while True:
+            with open(self.out.name) as f:
+                lines = [l for l in f.read().splitlines() if l.strip()]
+            if len(lines) >= n or time.time() > deadline:
+                return lines
+            time.sleep(0.05)
+
     def stop(self, settle=0.5):
         time.sleep(settle)
         self.proc.send_signal(signal.SIGINT)

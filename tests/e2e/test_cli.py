@@ -1,6 +1,7 @@
 """The command line as an on-call engineer meets it: default text output,
 one-line errors for bad flags."""
 import subprocess
+import time
 
 from conftest import SPANTAP, run
 
@@ -57,3 +58,14 @@ def test_help_and_version():
     assert p.returncode == 0 and "--port" in p.stdout and "--output" in p.stdout
     p = subprocess.run([SPANTAP, "--version"], capture_output=True, text=True)
     assert p.returncode == 0 and p.stdout.startswith("spantap ")
+
+
+def test_spans_appear_while_running(tracer, httpapp):
+    """a quiet host still sees its spans at once, not when spantap exits"""
+    app = httpapp()
+    t = tracer("--port", str(app.port))
+    run("curl", "-s", "-o", "/dev/null", "http://127.0.0.1:%d/hello" % app.port)
+    t0 = time.time()
+    lines = t.wait_lines(2, timeout=3.0)
+    assert len(lines) == 2 and time.time() - t0 < 1.0
+    t.stop()
