@@ -12,7 +12,7 @@ CFLAGS ?= -g -O2
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2
 USER_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -I$(OUT) -Ibpf -Iuser \
 	-DSPANTAP_VERSION='"$(VERSION)"' -MMD -MP $(SAN)
-LIBS := -lbpf -lelf -lz -lm
+LIBS := -lbpf -lelf -lz -lcurl -lpthread -lm
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	-Ivmlinux/$(ARCH) -Ibpf -MMD -MP
 

@@ -5,8 +5,16 @@
 #include "sink.h"
 #include "thrift.h"
 
+#include <stddef.h>
+
 /* Jaeger agent over UDP; NULL with errno set and the reason logged. */
 struct sink *sink_jaeger_agent__new(const char *host, const char *port, enum thrift_proto proto);
+
+/* Jaeger collector over HTTP (Thrift binary, optionally gzip); NULL with
+ * errno set and the reason logged. */
+struct sink *sink_jaeger_collector__new(const char *url, int gzip);
+/* 0 when url is http(s)://host..., else -EINVAL */
+int export__check_url(const char *url);
 
 /* this host, for process tags */
 const char *export__hostname(void);

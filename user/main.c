@@ -47,6 +47,10 @@ static const char usage[] =
 	"                          default from JAEGER_AGENT_HOST and JAEGER_AGENT_PORT\n"
 	"      --jaeger-agent-protocol compact|binary\n"
 	"                          Thrift protocol of the agent's datagrams (default compact)\n"
+	"      --jaeger-collector URL\n"
+	"                          POST spans to a Jaeger collector, e.g. http://jaeger:14268/api/traces;\n"
+	"                          default from JAEGER_ENDPOINT\n"
+	"      --compress gzip|none  compress collector requests (default none)\n"
 	"      --print             print spans too when exporting (printing is the default otherwise)\n"
 	"  -d, --duration SEC      stop after SEC seconds\n"
 	"      --stats             print counters every 5 s (they are always printed on exit)\n"
@@ -66,6 +70,8 @@ struct config {
 	struct conn_limits lim;
 	const char *agent; /* HOST[:PORT] */
 	enum thrift_proto agent_proto;
+	const char *collector;
+	int gzip;
 	int print;
 };
 
@@ -93,7 +99,9 @@ enum {
 	OPT_RINGBUF,
 	OPT_AGENT,
 	OPT_AGENT_PROTO,
-	OPT_PRINT
+	OPT_PRINT,
+	OPT_COLLECTOR,
+	OPT_COMPRESS,
 };
 
 static int parse_args(int argc, char **argv, struct config *cfg)
@@ -111,6 +119,8 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 		{"jaeger-agent", required_argument, NULL, OPT_AGENT},
 		{"jaeger-agent-protocol", required_argument, NULL, OPT_AGENT_PROTO},
 		{"print", no_argument, NULL, OPT_PRINT},
+		{"jaeger-collector", required_argument, NULL, OPT_COLLECTOR},
+		{"compress", required_argument, NULL, OPT_COMPRESS},
 		{"verbose", no_argument, NULL, 'v'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"version", no_argument, NULL, 'V'},
@@ -205,6 +215,20 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 		case OPT_PRINT:
 			cfg->print = 1;
 			break;
+		case OPT_COLLECTOR:
+			cfg->collector = optarg;
+			break;
+		case OPT_COMPRESS:
+			if (strcmp(optarg, "gzip") == 0)
+				cfg->gzip = 1;
+			else if (strcmp(optarg, "none") == 0)
+				cfg->gzip = 0;
+			else {
+				fprintf(stderr, "spantap: invalid value '%s' for --compress: expected gzip or none\n",
+					optarg);
+				return -EINVAL;
+			}
+			break;
 		case 'v':
 			log_level = LOG_DEBUG;
 			break;
@@ -255,6 +279,15 @@ static int setup_sinks(struct config *cfg)
 			return -EINVAL;
 		}
 		s = sink_jaeger_agent__new(host, port, cfg->agent_proto);
+		if (!s || sink__add(s))
+			return -EINVAL;
+		exporters++;
+	}
+	const char *collector = cfg->collector;
+	if (!collector && getenv("JAEGER_ENDPOINT") && *getenv("JAEGER_ENDPOINT"))
+		collector = getenv("JAEGER_ENDPOINT");
+	if (collector) {
+		s = sink_jaeger_collector__new(collector, cfg->gzip);
 		if (!s || sink__add(s))
 			return -EINVAL;
 		exporters++;

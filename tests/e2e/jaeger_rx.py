@@ -140,3 +140,57 @@ def assert_same_as_json(jspans, received):
         assert ptags["pid"] == j["pid"]
         assert ptags["hostname"] == socket.gethostname()
         assert ptags["jaeger.version"].startswith("spantap-")
+
+
+class HttpCollector:
+    """A Jaeger collector stand-in: POST /api/traces, answering the given
+    status codes first (e.g. 503s) and 202 after; decodes what it accepts."""
+
+    def __init__(self, statuses=(), port=0):
+        import gzip
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        generated()
+        outer = self
+        self.statuses = list(statuses)
+        self.batches = []
+        self.requests = []  # (status, headers)
+        self.errors = []
+        self.lock = threading.Lock()
+
+        class H(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                with outer.lock:
+                    status = outer.statuses.pop(0) if outer.statuses else 202
+                    outer.requests.append((status, dict(self.headers), self.path))
+                    if status == 202:
+                        try:
+                            if self.headers.get("Content-Encoding") == "gzip":
+                                body = gzip.decompress(body)
+                            outer.batches.append(decode_batch(body))
+                        except Exception as e:  # noqa: BLE001
+                            outer.errors.append(repr(e))
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        ThreadingHTTPServer.allow_reuse_address = True
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), H)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.url = "http://127.0.0.1:%d/api/traces" % self.port
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def spans(self):
+        with self.lock:
+            return [(b.process, s) for b in self.batches for s in b.spans]
