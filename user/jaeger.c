@@ -18,13 +18,19 @@ static int64_t be64_at(const uint8_t *b)
 	return (int64_t)v;
 }
 
-static void tag_str(struct thrift_w *w, const char *k, const char *v, size_t vlen)
+/* A Tag struct up to its value field; the caller writes the value. */
+static void tag_begin(struct thrift_w *w, const char *k, int32_t vtype)
 {
 	thrift_struct_begin(w);
 	thrift_field_begin(w, T_STRING, 1);
 	thrift_string(w, k, strlen(k));
 	thrift_field_begin(w, T_I32, 2);
-	thrift_i32(w, TAG_T_STRING);
+	thrift_i32(w, vtype);
+}
+
+static void tag_str(struct thrift_w *w, const char *k, const char *v, size_t vlen)
+{
+	tag_begin(w, k, TAG_T_STRING);
 	thrift_field_begin(w, T_STRING, 3);
 	thrift_string(w, v, vlen);
 	thrift_struct_end(w);
@@ -32,11 +38,7 @@ static void tag_str(struct thrift_w *w, const char *k, const char *v, size_t vle
 
 static void tag_long(struct thrift_w *w, const char *k, int64_t v)
 {
-	thrift_struct_begin(w);
-	thrift_field_begin(w, T_STRING, 1);
-	thrift_string(w, k, strlen(k));
-	thrift_field_begin(w, T_I32, 2);
-	thrift_i32(w, TAG_T_LONG);
+	tag_begin(w, k, TAG_T_LONG);
 	thrift_field_begin(w, T_I64, 6);
 	thrift_i64(w, v);
 	thrift_struct_end(w);
@@ -44,11 +46,7 @@ static void tag_long(struct thrift_w *w, const char *k, int64_t v)
 
 static void tag_bool(struct thrift_w *w, const char *k, int v)
 {
-	thrift_struct_begin(w);
-	thrift_field_begin(w, T_STRING, 1);
-	thrift_string(w, k, strlen(k));
-	thrift_field_begin(w, T_I32, 2);
-	thrift_i32(w, TAG_T_BOOL);
+	tag_begin(w, k, TAG_T_BOOL);
 	thrift_field_bool(w, 5, v);
 	thrift_struct_end(w);
 }

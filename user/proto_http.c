@@ -104,17 +104,12 @@ static void emit_span(struct conn *c, const struct pending *p, int status, uint6
 		/* a server's 4xx is the client's fault, not the server's */
 		if (status >= 500 || (kind == SPAN_KIND_CLIENT && status >= 400)) {
 			char code[12];
-			snprintf(code, sizeof(code), "%d", status);
-			sp.error = true;
-			span__tag_cstr(&sp, "error.type", code);
+			int clen = snprintf(code, sizeof(code), "%d", status);
+			span__error(&sp, code, (size_t)clen);
 		}
 	}
-	if (err) {
-		sp.error = true;
-		span__tag_cstr(&sp, "error.type", err);
-	}
-	if (sp.error)
-		span__tag_bool(&sp, "error", true);
+	if (err)
+		span__error(&sp, err, strlen(err));
 	span__emit(&sp);
 }
 

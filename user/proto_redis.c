@@ -112,16 +112,11 @@ static void emit_span(struct conn *c, const struct pending *p, const struct resp
 		size_t len = reply->type == '-' ? reply->line_len : (reply->nargs ? reply->arg[0].len : 0), w = 0;
 		while (w < len && t[w] != ' ')
 			w++;
-		sp.error = true;
-		span__tag_str(&sp, "error.type", t, w ? w : len);
+		span__error(&sp, t, w ? w : len);
 		span__tag_str(&sp, "db.response.status_code", t, w ? w : len);
 	}
-	if (err) {
-		sp.error = true;
-		span__tag_cstr(&sp, "error.type", err);
-	}
-	if (sp.error)
-		span__tag_bool(&sp, "error", true);
+	if (err)
+		span__error(&sp, err, strlen(err));
 	span__emit(&sp);
 }
 

@@ -233,8 +233,16 @@ void span__begin(struct span *s, const struct conn *c, enum span_kind kind, uint
 	}
 }
 
+void span__error(struct span *s, const char *type, size_t len)
+{
+	s->error = true;
+	span__tag_str(s, "error.type", type, len);
+}
+
 void span__emit(struct span *s)
 {
+	if (s->error)
+		span__tag_bool(s, "error", true);
 	stats.spans++;
 	sink__emit_all(s);
 }

@@ -50,7 +50,9 @@ void span__tag_cstr(struct span *s, const char *key, const char *v);
 void span__tag_int(struct span *s, const char *key, int64_t v);
 void span__tag_bool(struct span *s, const char *key, bool v);
 const struct span_tag *span__tag(const struct span *s, const char *key);
-/* Hands a finished span to the sinks. */
+/* Marks the span failed, with error.type = type. */
+void span__error(struct span *s, const char *type, size_t len);
+/* Hands a finished span to the sinks (adding error=true to a failed one). */
 void span__emit(struct span *s);
 
 /* ids: 128-bit trace ids and non-zero 64-bit span ids from a seeded PRNG */

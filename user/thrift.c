@@ -39,6 +39,8 @@ void thrift_w_init(struct thrift_w *w, enum thrift_proto proto, uint8_t *buf, si
 
 static void put(struct thrift_w *w, const void *p, size_t n)
 {
+	if (!n)
+		return; /* p may be NULL then, and memcpy must not see it */
 	if (w->overflow || n > w->cap - w->len) {
 		w->overflow = true;
 		return;
