@@ -297,10 +297,17 @@ def test_http10(tracer, httpapp):
     spans = t.stop(settle=0)
     assert [s["name"] for s in kinds(spans, "server", "httpapp")] == ["GET /hello", "GET /big"]
     client = kinds(spans, "client", "curl")
-    assert [c["tags"]["network.protocol.version"] for c in client] == ["1.0", "1.0"]
-    assert [c["tags"]["http.status_code"] for c in client] == [200, 200]
+    # The server answers 1.0 requests with an HTTP/1.1 status line, then
+    # closes: depending on timing curl writes the second request into the
+    # dying connection, reads EOF and retries on a new one. That write was
+    # real, and spantap reports it as a failed request, never as a success.
+    retried = [c for c in client if c["tags"].get("error.type") == "no_response"]
+    assert len(retried) <= 1 and all(c["tags"]["url.path"] == "/big" for c in retried), client
+    ok = [c for c in client if c not in retried]
+    assert [c["tags"]["network.protocol.version"] for c in ok] == ["1.0", "1.0"], client
+    assert [c["tags"]["http.status_code"] for c in ok] == [200, 200]
     # HTTP/1.0: one connection per request
-    assert len({c["tags"]["network.local.port"] for c in client}) == 2
+    assert len({c["tags"]["network.local.port"] for c in ok}) == 2
     oc = kinds(old, "client", "curl")
     assert [(c["tags"]["url.path"], c["tags"]["http.status_code"]) for c in oc] == [("/old", 200)]
     assert oc[0]["duration_us"] >= 150_000  # until the close, after the 200 ms pause
