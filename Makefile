@@ -31,7 +31,7 @@ Q = @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-.PHONY: all clean test test-san unit e2e format format-check
+.PHONY: all clean test test-san unit e2e format format-check bench bench-quick
 all: $(OUT)/spantap
 
 $(OUT)/spantap.bpf.o: bpf/spantap.bpf.c | $(OUT)
@@ -71,6 +71,14 @@ e2e: $(OUT)/spantap
 
 # the whole suite: parsers first, then the real tracer in the real kernel
 test: format-check unit e2e
+
+# overhead against an untraced run, side by side; appends to bench/RESULTS.md
+bench: $(OUT)/spantap
+	$(Q)SPANTAP=$(abspath $(OUT)/spantap) /usr/bin/python3 bench/bench.py --out bench/RESULTS.md
+
+# one short round, only to keep the benchmark working (CI)
+bench-quick: $(OUT)/spantap
+	$(Q)SPANTAP=$(abspath $(OUT)/spantap) /usr/bin/python3 bench/bench.py --quick
 
 # the same suite with AddressSanitizer and UndefinedBehaviorSanitizer
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
