@@ -49,9 +49,13 @@ static void put(struct thrift_w *w, const void *p, size_t n)
 	w->len += n;
 }
 
-static void put8(struct thrift_w *w, uint8_t b)
+/* the hot path: most of an encoding is single bytes */
+static inline void put8(struct thrift_w *w, uint8_t b)
 {
-	put(w, &b, 1);
+	if (w->len < w->cap)
+		w->buf[w->len++] = b;
+	else
+		w->overflow = true;
 }
 
 static void be32(struct thrift_w *w, uint32_t v)
@@ -66,17 +70,24 @@ static void be64(struct thrift_w *w, uint64_t v)
 	be32(w, (uint32_t)v);
 }
 
-static void varint(struct thrift_w *w, uint64_t v)
+static inline void varint(struct thrift_w *w, uint64_t v)
 {
-	uint8_t b[10];
-	size_t n = 0;
-
+	if (w->cap - w->len < 10) {
+		/* near the end: byte by byte, so overflow is flagged exactly */
+		while (v >= 0x80) {
+			put8(w, (uint8_t)(v | 0x80));
+			v >>= 7;
+		}
+		put8(w, (uint8_t)v);
+		return;
+	}
+	uint8_t *p = w->buf + w->len;
 	while (v >= 0x80) {
-		b[n++] = (uint8_t)(v | 0x80);
+		*p++ = (uint8_t)(v | 0x80);
 		v >>= 7;
 	}
-	b[n++] = (uint8_t)v;
-	put(w, b, n);
+	*p++ = (uint8_t)v;
+	w->len = (size_t)(p - w->buf);
 }
 
 static uint64_t zigzag64(int64_t v)
