@@ -139,10 +139,10 @@ void batcher__add(struct batcher *b, const struct span *s)
 			break;
 	}
 	if (w.overflow) {
-		stats.export_dropped++;
+		stats__add(export_dropped, 1);
 		return;
 	}
-	stats.export_truncated += (uint64_t)cut;
+	stats__add(export_truncated, cut);
 	if (o->len + w.len > o->max_body) {
 		uint32_t pid = o->pid;
 		char service[PROCINFO_SERVICE_MAX];

@@ -34,12 +34,12 @@ static void agent_deliver(void *ctx, const struct jaeger_process *p, const uint8
 	jaeger__encode_batch(&w, p, body, len, n, 1, a->seqid++, a->seqno++);
 	if (w.overflow || send(a->fd, a->out, w.len, MSG_DONTWAIT) != (ssize_t)w.len) {
 		/* ECONNREFUSED (no agent), EAGAIN (socket full): these are lost */
-		stats.export_dropped += n;
+		stats__add(export_dropped, n);
 		pr_debug("failed to send datagram to jaeger agent: %s\n", w.overflow ? "too large" : strerror(errno));
 		return;
 	}
-	stats.export_spans += n;
-	stats.export_batches++;
+	stats__add(export_spans, n);
+	stats__add(export_batches, 1);
 }
 
 static void agent_emit(struct sink *base, const struct span *s)

@@ -44,8 +44,6 @@ struct collector_sink {
 	int stopping;
 };
 
-#define ADD(field, n) __atomic_fetch_add(&stats.field, (n), __ATOMIC_RELAXED)
-
 static int gzip_body(const uint8_t *in, size_t len, uint8_t **out, size_t *outlen)
 {
 	z_stream zs = {0};
@@ -83,18 +81,18 @@ static void collector_deliver(void *ctx, const struct jaeger_process *p, const u
 	thrift_w_init(&w, THRIFT_BINARY, c->enc, MAX_BODY);
 	jaeger__encode_batch(&w, p, body, len, n, 0, 0, 0);
 	if (w.overflow) {
-		ADD(export_dropped, n);
+		stats__add(export_dropped, n);
 		return;
 	}
 	if (c->gzip) {
 		if (gzip_body(c->enc, w.len, &it.body, &it.len)) {
-			ADD(export_dropped, n);
+			stats__add(export_dropped, n);
 			return;
 		}
 	} else {
 		it.body = malloc(w.len);
 		if (!it.body) {
-			ADD(export_dropped, n);
+			stats__add(export_dropped, n);
 			return;
 		}
 		memcpy(it.body, c->enc, w.len);
@@ -104,7 +102,7 @@ static void collector_deliver(void *ctx, const struct jaeger_process *p, const u
 	if (c->count == QUEUE_MAX) {
 		/* the oldest batch makes room: fresh spans matter more */
 		struct item *old = &c->q[c->head];
-		ADD(export_dropped, old->nspans);
+		stats__add(export_dropped, old->nspans);
 		free(old->body);
 		c->head = (c->head + 1) % QUEUE_MAX;
 		c->count--;
@@ -217,10 +215,10 @@ static void *sender(void *arg)
 				break;
 		}
 		if (r == 0) {
-			ADD(export_spans, it.nspans);
-			ADD(export_batches, 1);
+			stats__add(export_spans, it.nspans);
+			stats__add(export_batches, 1);
 		} else {
-			ADD(export_dropped, it.nspans);
+			stats__add(export_dropped, it.nspans);
 		}
 		free(it.body);
 		pthread_mutex_lock(&c->lock);
@@ -233,7 +231,7 @@ static void *sender(void *arg)
 	/* what could not be sent in time is lost, and counted */
 	pthread_mutex_lock(&c->lock);
 	while (c->count) {
-		ADD(export_dropped, c->q[c->head].nspans);
+		stats__add(export_dropped, c->q[c->head].nspans);
 		free(c->q[c->head].body);
 		c->head = (c->head + 1) % QUEUE_MAX;
 		c->count--;

@@ -33,6 +33,9 @@ struct stats {
 
 extern struct stats stats;
 
+/* For counters that more than one thread updates (the exporters'). */
+#define stats__add(field, n) __atomic_fetch_add(&stats.field, (uint64_t)(n), __ATOMIC_RELAXED)
+
 void stats__print(FILE *f);
 
 #endif
