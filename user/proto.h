@@ -7,6 +7,7 @@
 
 #include "http1.h"
 #include "redis.h"
+#include "tracectx.h"
 #include "spantap.h"
 
 struct conn;
@@ -25,6 +26,7 @@ struct pending {
 			char user_agent[128];
 			uint16_t method_len, target_len, host_len, ua_len;
 			uint8_t minor_version;
+			struct trace_ctx ctx; /* from traceparent, uber-trace-id, b3 */
 		} http;
 		struct {
 			char cmd[32];

@@ -329,3 +329,37 @@ def test_head_larger_than_capture_window(tracer, httpapp):
     client = kinds(spans, "client", "curl")
     assert [c["tags"]["url.path"] for c in client] == ["/status/202", "/hello"]
     assert t.counter("truncated_heads") >= 1
+
+
+def test_incoming_and_outgoing_trace_context(tracer, httpapp):
+    app = httpapp()
+    t = tracer("--port", str(app.port))
+    base = "http://127.0.0.1:%d" % app.port
+    cases = [
+        ("traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+         "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", "0000000000000000"),
+        ("uber-trace-id: abc123%3A5e3ac9a4f6e3b90%3A1234%3A1",
+         "00000000000000000000000000abc123", "05e3ac9a4f6e3b90", "0000000000001234"),
+        ("b3: 80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1-05e3ac9a4f6e3b90",
+         "80f198ee56343ba864fe8b2a57d3eff7", "e457b5a2e4d86bd1", "05e3ac9a4f6e3b90"),
+    ]
+    for hdr, _, _, _ in cases:
+        run("curl", "-s", "-o", "/dev/null", "-H", hdr, base + "/hello")
+    # multi-header B3, and an invalid traceparent (version ff) that is ignored
+    run("curl", "-s", "-o", "/dev/null", "-H", "X-B3-TraceId: 463ac35c9f6413ad48485a3953bb6124",
+        "-H", "X-B3-SpanId: a2fb4a1d1a96d312", "-H", "X-B3-Sampled: 1", base + "/hello")
+    run("curl", "-s", "-o", "/dev/null", "-H",
+        "traceparent: ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", base + "/hello")
+    spans = t.stop()
+    server, client = kinds(spans, "server", "httpapp"), kinds(spans, "client", "curl")
+    assert len(server) == 5 and len(client) == 5
+    cases.append(("", "463ac35c9f6413ad48485a3953bb6124", "a2fb4a1d1a96d312", "0000000000000000"))
+    for (_, trace, sid, parent), s, c in zip(cases, server, client):
+        # the server continues the caller's trace, under the caller's span
+        assert s["trace_id"] == trace and s["parent_span_id"] == sid
+        # the instrumented client's request names its span: spantap's client
+        # span is that span, so the server span is its child
+        assert c["trace_id"] == trace and c["span_id"] == sid and c["parent_span_id"] == parent
+    # the invalid header starts nothing: fresh, unrelated ids
+    assert server[4]["trace_id"] != "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert server[4]["parent_span_id"] == "0" * 16 and client[4]["span_id"] != "00f067aa0ba902b7"
