@@ -7,6 +7,7 @@
 #include "pool.h"
 #include "procinfo.h"
 #include "stats.h"
+#include "stitch.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -232,6 +233,10 @@ struct pending *pending__pop(struct conn *c)
 
 void pending__free(struct pending *p)
 {
+	if (!p)
+		return;
+	/* however it ends (answered, dropped, connection gone) */
+	stitch__server_end(p);
 	pool__put(pending_pool, p);
 }
 

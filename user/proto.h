@@ -18,6 +18,11 @@ struct pending {
 	struct pending *next;
 	uint64_t ts_start; /* first byte of the request (monotonic ns) */
 	uint32_t tid;
+	uint32_t window_tid; /* a server request's thread while it is served */
+	/* the span's ids, fixed when the request starts (see stitch.h) */
+	uint8_t trace_id[16];
+	uint64_t span_id, parent_id;
+	struct trace_ctx ctx; /* from traceparent, uber-trace-id, b3 */
 	union {
 		struct {
 			char method[16];
@@ -26,7 +31,6 @@ struct pending {
 			char user_agent[128];
 			uint16_t method_len, target_len, host_len, ua_len;
 			uint8_t minor_version;
-			struct trace_ctx ctx; /* from traceparent, uber-trace-id, b3 */
 		} http;
 		struct {
 			char cmd[32];

@@ -5,6 +5,7 @@
 #include "log.h"
 #include "span.h"
 #include "stats.h"
+#include "stitch.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -60,18 +61,7 @@ static void emit_span(struct conn *c, const struct pending *p, int status, uint6
 	int hostlen;
 
 	span__begin(&sp, c, kind, p->ts_start, end_ts, p->tid);
-	if (p->http.ctx.source != TCTX_NONE) {
-		/* a server continues the caller's trace under the caller's span;
-		 * an instrumented client's request names the span it is, and the
-		 * callee will be its child: never a second, conflicting trace */
-		memcpy(sp.trace_id, p->http.ctx.trace_id, 16);
-		if (kind == SPAN_KIND_SERVER) {
-			sp.parent_id = p->http.ctx.span_id;
-		} else {
-			sp.span_id = p->http.ctx.span_id;
-			sp.parent_id = p->http.ctx.parent_id;
-		}
-	}
+	stitch__apply(&sp, p);
 	if (kind == SPAN_KIND_SERVER)
 		span__set_name(&sp, p->http.method, p->http.method_len, t, pathlen);
 	else
@@ -175,7 +165,8 @@ static void on_request(struct conn *c, struct http_dir *d, const struct http1_he
 		if ((v = http1_header(hd, "user-agent")))
 			copy_slice(p->http.user_agent, sizeof(p->http.user_agent), &p->http.ua_len, *v);
 		if (framing_known) /* a salvaged head has its request line only */
-			tracectx_from_head(hd, &p->http.ctx);
+			tracectx_from_head(hd, &p->ctx);
+		stitch__request(p, c->role != ST_ROLE_CLIENT, p->tid);
 	}
 	if (!framing_known)
 		dir_lost(d);

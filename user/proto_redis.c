@@ -4,6 +4,7 @@
 #include "conn.h"
 #include "span.h"
 #include "stats.h"
+#include "stitch.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -78,6 +79,7 @@ static void emit_span(struct conn *c, const struct pending *p, const struct resp
 	int n;
 
 	span__begin(&sp, c, kind, p->ts_start, end_ts, p->tid);
+	stitch__apply(&sp, p);
 	span__set_name(&sp, p->redis.cmd, p->redis.cmd_len, "", 0);
 	n = snprintf(stmt, sizeof(stmt), "%.*s", (int)p->redis.cmd_len, p->redis.cmd);
 	for (uint32_t i = 1; i < p->redis.nargs && n < (int)sizeof(stmt) - 8; i++) {
@@ -148,6 +150,7 @@ static void on_command(struct conn *c, const struct resp_msg *m, uint64_t ts, ui
 	}
 	if (subscribe_kind(p->redis.cmd))
 		p->redis.confirmations = p->redis.nargs > 1 ? p->redis.nargs - 1 : 1;
+	stitch__request(p, c->role != ST_ROLE_CLIENT, tid);
 }
 
 static void on_reply(struct conn *c, const struct resp_msg *m, uint64_t ts)

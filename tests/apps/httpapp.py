@@ -2,7 +2,9 @@
 """A small HTTP/1.1 keep-alive server for the end-to-end tests.
 
 Routes: /hello, /status/<code>, /chunked?n=<chunks>, /big?size=<bytes>,
-/slow?ms=<ms>, POST /upload (reads the body, answers its size).
+/slow?ms=<ms>, POST /upload (reads the body, answers its size),
+/call?port=<p>&path=<path>&redis=<port>: from the handling thread, GET
+http://127.0.0.1:<p><path> and send a Redis GET, then answer.
 Usage: httpapp.py PORT [BIND_ADDRESS]   (default 127.0.0.1; "::" is dual-stack)
 """
 import socket
@@ -49,6 +51,18 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"0\r\n\r\n")
         elif url.path == "/big":
             self.send_body(200, b"x" * int(q.get("size", ["1000000"])[0]))
+        elif url.path == "/call":
+            import http.client
+            port = int(q["port"][0])
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            c.request("GET", q.get("path", ["/hello"])[0])
+            status = c.getresponse().status
+            c.close()
+            if "redis" in q:
+                with socket.create_connection(("127.0.0.1", int(q["redis"][0]))) as r:
+                    r.sendall(b"*2\r\n$3\r\nGET\r\n$7\r\ncounter\r\n")
+                    r.recv(1024)
+            self.send_body(200, b"called %d\n" % status)
         elif url.path == "/slow":
             time.sleep(int(q.get("ms", ["100"])[0]) / 1000)
             self.send_body(200, b"slow\n")

@@ -252,6 +252,8 @@ def test_nginx(tracer, httpapp):
     assert [(u["name"], u["tags"]["url.path"], u["tags"]["http.status_code"]) for u in up] == [("GET", "/chunked", 200)]
     assert [s["name"] for s in kinds(spans, "server", "httpapp")] == ["GET /chunked"]
     assert within(up[0], ngx_server[4])
+    # nginx's worker served exactly that request when it called upstream
+    assert up[0]["parent_span_id"] == ngx_server[4]["span_id"] and up[0]["trace_id"] == ngx_server[4]["trace_id"]
 
 
 def test_ipv6_and_v4_mapped(tracer, httpapp):
@@ -363,3 +365,31 @@ def test_incoming_and_outgoing_trace_context(tracer, httpapp):
     # the invalid header starts nothing: fresh, unrelated ids
     assert server[4]["trace_id"] != "4bf92f3577b34da6a3ce929d0e0e4736"
     assert server[4]["parent_span_id"] == "0" * 16 and client[4]["span_id"] != "00f067aa0ba902b7"
+
+
+def test_client_calls_nest_under_the_request_being_served(tracer, httpapp, redis_server):
+    front, back = httpapp(), httpapp()
+    t = tracer("--port", str(front.port), "--port", str(back.port), "--port", str(redis_server.port))
+    url = "http://127.0.0.1:%d/call?port=%d&path=/hello&redis=%d" % (front.port, back.port, redis_server.port)
+    # two requests on one keep-alive connection: one thread serves both
+    run("curl", "-s", "-o", "/dev/null", url + "&n=1", "-o", "/dev/null", url + "&n=2")
+    run("curl", "-s", "-o", "/dev/null", "http://127.0.0.1:%d/hello" % back.port)
+    spans = t.stop()
+    fs = [s for s in spans if s["kind"] == "server" and s["pid"] == front.proc.pid]
+    fc = [s for s in spans if s["kind"] == "client" and s["pid"] == front.proc.pid]
+    assert [s["tags"]["url.query"][-3:] for s in fs] == ["n=1", "n=2"]
+    assert [(c["name"], c["tags"].get("url.path", c["tags"].get("db.query.text"))) for c in fc] == [
+        ("GET", "/hello"), ("GET", "GET counter"), ("GET", "/hello"), ("GET", "GET counter")]
+    for i, server in enumerate(fs):
+        kids = fc[2 * i:2 * i + 2]
+        # each call is a child of the request its thread was serving, in its trace
+        assert all(k["parent_span_id"] == server["span_id"] for k in kids), (server, kids)
+        assert all(k["trace_id"] == server["trace_id"] for k in kids)
+        assert all(k["tid"] == server["tid"] for k in kids)
+        assert all(within(k, server) for k in kids)
+    # no context leaks from one request into the next
+    assert fs[0]["trace_id"] != fs[1]["trace_id"]
+    # a request outside any server request stays a root
+    curl = [s for s in spans if s["kind"] == "client" and s["service"] == "curl"]
+    assert len(curl) == 3 and all(c["parent_span_id"] == "0" * 16 for c in curl)
+    assert all(s["parent_span_id"] == "0" * 16 for s in fs)
