@@ -8,6 +8,8 @@ pkgs=(
 	# tests: unit, then real servers and clients under the real tracer
 	libcmocka-dev python3-pytest python3-flask python3-redis redis-server redis-tools nginx curl wrk
 	procps iproute2 clang-format
+	# fuzzing: libFuzzer and the sanitizers' runtimes for clang
+	libclang-rt-14-dev
 	# benchmark: the floor reference
 	bpftrace
 )
