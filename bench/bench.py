@@ -126,11 +126,18 @@ class Bpftrace:
                 break
             if not line or len(seen) > 20:
                 raise RuntimeError("bpftrace did not start: " + "".join(seen))
-        time.sleep(1.0)
+        # "Attaching N probes" comes before the attaching itself
+        time.sleep(3.0)
 
     def stop(self):
-        self.proc.send_signal(signal.SIGINT)
-        self.proc.communicate(timeout=30)
+        # a signal during attach can be missed: escalate rather than hang
+        for sig, wait in ((signal.SIGINT, 15), (signal.SIGTERM, 5), (signal.SIGKILL, 5)):
+            self.proc.send_signal(sig)
+            try:
+                self.proc.communicate(timeout=wait)
+                return
+            except subprocess.TimeoutExpired:
+                continue
 
 
 NGINX_CONF = """
@@ -149,11 +156,16 @@ def wrk(port, seconds):
     return rps, reqs
 
 
-def bpf_stats(prog_ids=None):
-    """{prog name: (run_time_ns, run_cnt)} of tracepoint programs"""
+SPANTAP_PROGS = ("enter_", "exit_", "sched_exit")
+BPFTRACE_PROGS = ("sys_enter_", "sys_exit_")
+
+
+def bpf_stats(prefixes):
+    """{(id, name): (run_time_ns, run_cnt)} of the tracepoint programs whose
+    names start with prefixes: other tracers on the host do not count"""
     out = json.loads(subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True).stdout)
     return {(p["id"], p.get("name", "")): (p.get("run_time_ns", 0), p.get("run_cnt", 0)) for p in out
-            if p.get("type") == "tracepoint"}
+            if p.get("type") == "tracepoint" and p.get("name", "").startswith(prefixes)}
 
 
 def per_call_ns(before, after):
@@ -183,9 +195,9 @@ def bench_nginx(rounds, seconds, res):
 
             agent = UdpCounter()
             st = Spantap("--jaeger-agent", "127.0.0.1:%d" % agent.port)
-            b0 = bpf_stats()
+            b0 = bpf_stats(SPANTAP_PROGS)
             rps, n = wrk(port, seconds)
-            kernel.append(per_call_ns(b0, bpf_stats()))
+            kernel.append(per_call_ns(b0, bpf_stats(SPANTAP_PROGS)))
             st.stop()
             agent.close()
             runs["spantap"].append(rps)
@@ -201,9 +213,9 @@ def bench_nginx(rounds, seconds, res):
             bt.stop()
         # the same hooks with empty programs: the cost of being attached at all
         bt = Bpftrace("")
-        b0 = bpf_stats()
+        b0 = bpf_stats(BPFTRACE_PROGS)
         wrk(port, seconds)
-        empty = per_call_ns(b0, bpf_stats())
+        empty = per_call_ns(b0, bpf_stats(BPFTRACE_PROGS))
         bt.stop()
     finally:
         ngx.terminate()
