@@ -69,3 +69,25 @@ def test_spans_appear_while_running(tracer, httpapp):
     lines = t.wait_lines(2, timeout=3.0)
     assert len(lines) == 2 and time.time() - t0 < 1.0
     t.stop()
+
+
+def spantap_progs():
+    import json
+    out = json.loads(subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True).stdout)
+    return [p for p in out if p.get("type") == "tracepoint" and
+            p.get("name", "").startswith(("enter_", "exit_", "sched_exit"))]
+
+
+def test_sigkill_leaves_nothing_attached():
+    import signal
+    assert spantap_progs() == []
+    p = subprocess.Popen([SPANTAP, "-o", "json"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    assert "tracing" in p.stderr.readline()
+    assert len(spantap_progs()) >= 20
+    p.send_signal(signal.SIGKILL)
+    p.wait(timeout=10)
+    # programs and links are held by spantap's file descriptors only
+    deadline = time.time() + 5
+    while spantap_progs() and time.time() < deadline:
+        time.sleep(0.1)
+    assert spantap_progs() == []

@@ -122,3 +122,33 @@ def test_bad_exporter_settings_one_line():
         p = subprocess.run([SPANTAP, *args], capture_output=True, text=True, timeout=20)
         err = p.stderr.strip().splitlines()
         assert p.returncode == 2 and len(err) == 1 and words in err[0], (args, err)
+
+
+def test_secrets_never_reach_the_wire(tracer, httpapp, redis_server):
+    """secrets in headers, cookies, query strings, Redis AUTH and values: in
+    no datagram, no HTTP body, no output"""
+    from jaeger_rx import UdpAgent
+    secrets = ["SECRETBEARER1", "SECRETCOOKIE2", "SECRETAPIKEY3", "SECRETPASS4", "SECRETVALUE5", "SECRETAUTH6"]
+    app = httpapp()
+    coll = HttpCollector()
+    agent = UdpAgent("compact")
+    try:
+        t = tracer("--port", str(app.port), "--port", str(redis_server.port), "--print",
+                   "--jaeger-collector", coll.url, "--jaeger-agent", "127.0.0.1:%d" % agent.port)
+        run("curl", "-s", "-o", "/dev/null", "-H", "Authorization: Bearer SECRETBEARER1",
+            "-H", "Cookie: sid=SECRETCOOKIE2", "-H", "X-Api-Key: SECRETAPIKEY3",
+            "http://127.0.0.1:%d/hello?password=SECRETPASS4" % app.port)
+        run("redis-cli", "-p", str(redis_server.port), "SET", "k", "SECRETVALUE5")
+        run("redis-cli", "-p", str(redis_server.port), "AUTH", "SECRETAUTH6")
+        spans = t.stop()
+        time.sleep(0.3)
+    finally:
+        coll.close()
+        agent.close()
+    assert len(spans) == 6 and len(agent.spans()) == 6 and len(coll.spans()) == 6
+    wire = b"".join(agent.datagrams)
+    for s in secrets:
+        assert s not in t.raw and s not in t.stderr
+        assert s.encode() not in wire
+        for _, sp in coll.spans():
+            assert s not in repr(sp)
