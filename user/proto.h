@@ -63,7 +63,6 @@ struct http_conn {
 	uint8_t resp_active;
 	uint8_t upgraded; /* 101 Switching Protocols: no longer HTTP/1.x */
 	int status;
-	uint64_t resp_first_ts;
 };
 
 struct redis_conn {

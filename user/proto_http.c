@@ -196,7 +196,6 @@ static void on_response(struct conn *c, struct http_dir *d, const struct http1_h
 	}
 	s->resp_active = 1;
 	s->status = hd->status;
-	s->resp_first_ts = d->first_ts;
 	if (hd->status == 101) {
 		/* the connection now speaks another protocol */
 		finish_response(c, ts);

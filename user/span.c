@@ -198,10 +198,7 @@ void span__begin(struct span *s, const struct conn *c, enum span_kind kind, uint
 	s->ntags = 0;
 	s->strused = 0;
 	s->error = false;
-	s->parent_id = 0;
 	s->name[0] = 0;
-	ids__trace_id(s->trace_id);
-	s->span_id = ids__span_id();
 	s->kind = (uint8_t)kind;
 	s->pid = c->tgid;
 	s->tid = tid;

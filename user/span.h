@@ -40,7 +40,8 @@ struct span {
 
 struct conn;
 
-/* Starts a span for an exchange on c: ids, kind, times, process and peer tags. */
+/* Starts a span for an exchange on c: kind, times, process and peer tags.
+ * Its ids were fixed when the request started: stitch__apply sets them. */
 void span__begin(struct span *s, const struct conn *c, enum span_kind kind, uint64_t start_mono, uint64_t end_mono,
 		 uint32_t tid);
 void span__set_name(struct span *s, const char *a, size_t alen, const char *b, size_t blen);
