@@ -3,6 +3,8 @@
  * reassembly buffers that the protocol modules share. */
 #include "conn.h"
 
+#include "alias.h"
+#include "link.h"
 #include "log.h"
 #include "pool.h"
 #include "procinfo.h"
@@ -16,7 +18,7 @@
 _Static_assert(sizeof(struct st_event_hdr) == 112, "event ABI changed: update both sides");
 
 static struct pool *conn_pool, *pending_pool, *reasm_pool;
-static struct conn **buckets;
+static struct conn **buckets, **tbuckets;
 static uint32_t nbuckets, nconns;
 static struct conn lru; /* sentinel: lru.lru_next is the least recent */
 static struct conn_limits limits;
@@ -27,10 +29,11 @@ int conn_table__init(const struct conn_limits *lim)
 	for (nbuckets = 1; nbuckets < lim->max_conns; nbuckets <<= 1)
 		;
 	buckets = calloc(nbuckets, sizeof(*buckets));
+	tbuckets = calloc(nbuckets, sizeof(*tbuckets));
 	conn_pool = pool__new(sizeof(struct conn), lim->max_conns);
 	pending_pool = pool__new(sizeof(struct pending), lim->max_pending);
 	reasm_pool = pool__new(lim->reasm_size, lim->max_reasm);
-	if (!buckets || !conn_pool || !pending_pool || !reasm_pool) {
+	if (!buckets || !tbuckets || !conn_pool || !pending_pool || !reasm_pool) {
 		conn_table__free();
 		return -ENOMEM;
 	}
@@ -41,7 +44,8 @@ int conn_table__init(const struct conn_limits *lim)
 void conn_table__free(void)
 {
 	free(buckets);
-	buckets = NULL;
+	free(tbuckets);
+	buckets = tbuckets = NULL;
 	pool__free(conn_pool);
 	pool__free(pending_pool);
 	pool__free(reasm_pool);
@@ -57,6 +61,42 @@ uint32_t conn_table__count(void)
 static uint32_t bucket_of(uint64_t id)
 {
 	return (uint32_t)((id * 0x9e3779b97f4a7c15ULL) >> 32) & (nbuckets - 1);
+}
+
+/* the 4-tuple as seen from the local end */
+static uint32_t tuple_bucket(const uint8_t la[16], uint16_t lp, const uint8_t ra[16], uint16_t rp)
+{
+	uint64_t h = fp__add(FP_INIT, la, 16);
+
+	h = fp__add(h, &lp, sizeof(lp));
+	h = fp__add(h, ra, 16);
+	h = fp__add(h, &rp, sizeof(rp));
+	return (uint32_t)(h >> 32) & (nbuckets - 1);
+}
+
+static void norm_addr(uint8_t out[16], uint8_t family, const uint8_t a[16])
+{
+	if (family == 4) {
+		memset(out, 0, 10);
+		out[10] = out[11] = 0xff;
+		memcpy(out + 12, a, 4);
+	} else {
+		memcpy(out, a, 16);
+	}
+}
+
+int conn_table__peers(const struct conn *c, struct conn **out, int max)
+{
+	int n = 0;
+
+	if (!c->family)
+		return 0;
+	for (struct conn *p = tbuckets[tuple_bucket(c->nraddr, c->rport, c->nladdr, c->lport)]; p && n < max;
+	     p = p->tnext)
+		if (p != c && p->lport == c->rport && p->rport == c->lport && memcmp(p->nladdr, c->nraddr, 16) == 0 &&
+		    memcmp(p->nraddr, c->nladdr, 16) == 0)
+			out[n++] = p;
+	return n;
 }
 
 static void lru_unlink(struct conn *c)
@@ -90,6 +130,10 @@ static void conn_destroy(struct conn *c, uint64_t ts)
 	while (*pp != c)
 		pp = &(*pp)->hnext;
 	*pp = c->hnext;
+	pp = &tbuckets[tuple_bucket(c->nladdr, c->lport, c->nraddr, c->rport)];
+	while (*pp != c)
+		pp = &(*pp)->tnext;
+	*pp = c->tnext;
 	lru_unlink(c);
 	pool__put(conn_pool, c);
 	nconns--;
@@ -129,8 +173,14 @@ static struct conn *conn_create(const struct st_event_hdr *h)
 	memcpy(c->raddr, h->raddr, 16);
 	memcpy(c->comm, h->comm, ST_COMM_LEN);
 	c->comm[ST_COMM_LEN - 1] = 0;
+	norm_addr(c->nladdr, c->family, c->laddr);
+	norm_addr(c->nraddr, c->family, c->raddr);
 	c->hnext = buckets[bucket_of(c->conn_id)];
 	buckets[bucket_of(c->conn_id)] = c;
+	uint32_t tb = tuple_bucket(c->nladdr, c->lport, c->nraddr, c->rport);
+	c->tnext = tbuckets[tb];
+	tbuckets[tb] = c;
+	link__conn_new(c);
 	lru_append(c);
 	nconns++;
 	stats.conns_opened++;
@@ -226,6 +276,7 @@ struct pending *pending__pop(struct conn *c)
 	c->pq_head = p->next;
 	if (!c->pq_head)
 		c->pq_tail = NULL;
+	link__pending_out(c, p);
 	c->npending--;
 	p->next = NULL;
 	return p;
@@ -237,7 +288,14 @@ void pending__free(struct pending *p)
 		return;
 	/* however it ends (answered, dropped, connection gone) */
 	stitch__server_end(p);
+	alias__unref(p);
 	pool__put(pending_pool, p);
+}
+
+void pending__start(struct conn *c, struct pending *p)
+{
+	stitch__request(p, c->role != ST_ROLE_CLIENT, p->tid);
+	link__request(c, p);
 }
 
 void pending__drop_all(struct conn *c)

@@ -12,6 +12,7 @@
 struct conn {
 	uint64_t conn_id;
 	struct conn *hnext; /* hash chain */
+	struct conn *tnext; /* 4-tuple index chain */
 	struct conn *lru_prev, *lru_next;
 	const struct proto_ops *ops;
 	uint32_t tgid, fd;
@@ -19,6 +20,7 @@ struct conn {
 	uint8_t bad; /* replies did not parse: not this protocol, no spans */
 	uint16_t lport, rport;
 	uint8_t laddr[16], raddr[16];
+	uint8_t nladdr[16], nraddr[16]; /* the same as IPv6 (v4-mapped) */
 	char comm[ST_COMM_LEN];
 	uint64_t last_ts;
 	struct pending *pq_head, *pq_tail;
@@ -46,5 +48,8 @@ void conn_table__tick(uint64_t now_mono);
 /* Closes every connection (at exit, so their spans are not lost). */
 void conn_table__close_all(void);
 uint32_t conn_table__count(void);
+/* Up to max connections on this host whose 4-tuple is c's reversed: the
+ * other end of c, when a traced process holds it. */
+int conn_table__peers(const struct conn *c, struct conn **out, int max);
 
 #endif

@@ -69,6 +69,21 @@ int jaeger__encode_span(struct thrift_w *w, const struct span *s, size_t max_val
 	thrift_i64(w, (int64_t)s->parent_id);
 	thrift_field_begin(w, T_STRING, 5);
 	thrift_string(w, s->name, strnlen(s->name, sizeof(s->name)));
+	if (s->follows_id) {
+		/* references: one SpanRef, FOLLOWS_FROM */
+		thrift_field_begin(w, T_LIST, 6);
+		thrift_list_begin(w, T_STRUCT, 1);
+		thrift_struct_begin(w);
+		thrift_field_begin(w, T_I32, 1);
+		thrift_i32(w, 1);
+		thrift_field_begin(w, T_I64, 2);
+		thrift_i64(w, be64_at(s->follows_trace + 8));
+		thrift_field_begin(w, T_I64, 3);
+		thrift_i64(w, be64_at(s->follows_trace));
+		thrift_field_begin(w, T_I64, 4);
+		thrift_i64(w, (int64_t)s->follows_id);
+		thrift_struct_end(w);
+	}
 	thrift_field_begin(w, T_I32, 7);
 	thrift_i32(w, 1); /* sampled */
 	thrift_field_begin(w, T_I64, 8);

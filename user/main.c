@@ -1,11 +1,14 @@
 /* spantap: command line, setup and the event loop. Events from the ring
  * buffer go to the connection table, which drives the protocol modules,
  * which hand finished spans to the sinks. */
+#include "alias.h"
 #include "conn.h"
 #include "export.h"
 #include "loader.h"
+#include "link.h"
 #include "log.h"
 #include "procinfo.h"
+#include "queuehop.h"
 #include "sink.h"
 #include "span.h"
 #include "stats.h"
@@ -56,6 +59,7 @@ static const char usage[] =
 	"      --stats             print counters every 5 s (they are always printed on exit)\n"
 	"      --max-conns N       connections followed at once in user space (default 32768)\n"
 	"      --max-pending N     requests awaiting a response, all connections (default 65536)\n"
+	"      --max-held N        spans held while their trace is being decided (default 512)\n"
 	"      --ringbuf-mb N      kernel ring buffer size in MiB, a power of two (default 16)\n"
 	"  -v, --verbose           debug messages (libbpf's too)\n"
 	"  -q, --quiet             errors only on stderr\n"
@@ -68,6 +72,7 @@ struct config {
 	long duration;
 	int stats_interval;
 	struct conn_limits lim;
+	struct alias_limits alias;
 	const char *agent; /* HOST[:PORT] */
 	enum thrift_proto agent_proto;
 	const char *collector;
@@ -102,6 +107,7 @@ enum {
 	OPT_PRINT,
 	OPT_COLLECTOR,
 	OPT_COMPRESS,
+	OPT_MAX_HELD,
 };
 
 static int parse_args(int argc, char **argv, struct config *cfg)
@@ -116,6 +122,7 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 		{"max-conns", required_argument, NULL, OPT_MAX_CONNS},
 		{"max-pending", required_argument, NULL, OPT_MAX_PENDING},
 		{"ringbuf-mb", required_argument, NULL, OPT_RINGBUF},
+		{"max-held", required_argument, NULL, OPT_MAX_HELD},
 		{"jaeger-agent", required_argument, NULL, OPT_AGENT},
 		{"jaeger-agent-protocol", required_argument, NULL, OPT_AGENT_PROTO},
 		{"print", no_argument, NULL, OPT_PRINT},
@@ -184,6 +191,11 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 			if (parse_num("--max-pending", optarg, 16, 1 << 22, &v))
 				return -EINVAL;
 			cfg->lim.max_pending = (uint32_t)v;
+			break;
+		case OPT_MAX_HELD:
+			if (parse_num("--max-held", optarg, 1, 1 << 16, &v))
+				return -EINVAL;
+			cfg->alias.max_held = (uint32_t)v;
 			break;
 		case OPT_RINGBUF:
 			if (parse_num("--ringbuf-mb", optarg, 1, 1024, &v))
@@ -329,6 +341,7 @@ int main(int argc, char **argv)
 			.max_reasm = 1024,
 			.reasm_size = 16384,
 			.max_pending_per_conn = 1024},
+		.alias = {.max_traces = 16384, .max_held = 512},
 	};
 	uint64_t start, last_tick, last_stats, last_sync;
 	int err;
@@ -341,6 +354,11 @@ int main(int argc, char **argv)
 		pr_err("failed to allocate connection table: %s\n", strerror(ENOMEM));
 		return 1;
 	}
+	if (alias__init(&cfg.alias)) {
+		pr_err("failed to allocate the trace alias table: %s\n", strerror(ENOMEM));
+		return 1;
+	}
+	link__init();
 	if (setup_sinks(&cfg))
 		return 2;
 	signal(SIGINT, on_signal);
@@ -357,11 +375,14 @@ int main(int argc, char **argv)
 	start = last_tick = last_stats = last_sync = clock__mono_now();
 	while (!exiting) {
 		/* the kernel wakes us only for a backlog: poll often */
+		uint64_t before = clock__mono_now();
 		err = loader__poll(ldr, POLL_MS);
 		if (err < 0) {
 			pr_err("failed to poll ring buffer 'events': %s\n", strerror(-err));
 			break;
 		}
+		/* everything the kernel wrote before `before` has been read */
+		alias__tick(before);
 		uint64_t now = clock__mono_now();
 		if (now - last_tick > 250000000ULL) {
 			conn_table__tick(now);
@@ -386,6 +407,7 @@ int main(int argc, char **argv)
 	loader__drain(ldr);
 	err = 0;
 cleanup:
+	alias__flush();
 	update_kernel_stats();
 	sink__destroy_all();
 	if (ldr && log_level >= LOG_INFO) {
@@ -394,5 +416,7 @@ cleanup:
 	}
 	loader__destroy(ldr);
 	conn_table__free();
+	queuehop__reset();
+	alias__free();
 	return err;
 }

@@ -23,6 +23,13 @@ struct pending {
 	uint8_t trace_id[16];
 	uint64_t span_id, parent_id;
 	struct trace_ctx ctx; /* from traceparent, uber-trace-id, b3 */
+	uint64_t fp;	      /* request fingerprint: both ends of a connection agree */
+	uint8_t link;	      /* enum link_state (link.h) */
+	uint8_t aliased;      /* holds a reference on its trace's alias (alias.h) */
+	uint8_t lent;	      /* its ids were lent: it must be emitted */
+	uint8_t follows_set;  /* follows_* name the span this one follows from */
+	uint64_t follows_id;
+	uint8_t follows_trace[16];
 	union {
 		struct {
 			char method[16];
@@ -39,7 +46,10 @@ struct pending {
 			uint32_t nargs;
 			uint32_t confirmations; /* (un)subscribe replies still owed */
 			uint8_t emitted;	/* span already out (first confirmation) */
+			uint8_t pop;		/* a list pop: its reply may carry a pushed item */
+			uint8_t pop_waited;	/* its trace waits for the reply (queuehop.c) */
 			int64_t db;
+			uint64_t item_hash; /* a push's first item (FNV-1a), 0 if unknown */
 		} redis;
 	};
 };
@@ -94,6 +104,9 @@ extern const struct proto_ops proto_redis;
 struct pending *pending__push(struct conn *c);
 struct pending *pending__pop(struct conn *c);
 void pending__free(struct pending *p);
+/* A request has been parsed (tid, ts_start, ctx, fp set): fix its ids,
+ * nest it under its thread's request and link it to its peer's. */
+void pending__start(struct conn *c, struct pending *p);
 void pending__drop_all(struct conn *c);
 
 /* reassembly buffers for message heads split across events */

@@ -2,6 +2,7 @@
  * body framing through bytes the kernel did not capture, pairs responses
  * with requests in order (keep-alive and pipelining) and builds the spans. */
 #include "conn.h"
+#include "link.h"
 #include "log.h"
 #include "span.h"
 #include "stats.h"
@@ -115,6 +116,20 @@ static void emit_span(struct conn *c, const struct pending *p, int status, uint6
 	span__emit(&sp);
 }
 
+/* Drops what is pending; a request whose ids a child or a callee already
+ * took is emitted all the same (with error.type why), so that no exported
+ * span points at a parent that never was. */
+static void abandon(struct conn *c, uint64_t ts, const char *why)
+{
+	struct pending *p;
+
+	while ((p = pending__pop(c))) {
+		if (p->lent)
+			emit_span(c, p, 0, ts, why);
+		pending__free(p);
+	}
+}
+
 static void finish_response(struct conn *c, uint64_t end_ts)
 {
 	struct http_conn *s = &c->u.http;
@@ -166,7 +181,9 @@ static void on_request(struct conn *c, struct http_dir *d, const struct http1_he
 			copy_slice(p->http.user_agent, sizeof(p->http.user_agent), &p->http.ua_len, *v);
 		if (framing_known) /* a salvaged head has its request line only */
 			tracectx_from_head(hd, &p->ctx);
-		stitch__request(p, c->role != ST_ROLE_CLIENT, p->tid);
+		p->fp = fp__add(fp__add(FP_INIT, p->http.method, p->http.method_len), p->http.target,
+				p->http.target_len);
+		pending__start(c, p);
 	}
 	if (!framing_known)
 		dir_lost(d);
@@ -302,7 +319,7 @@ static void feed(struct conn *c, struct http_dir *d, int is_req, const struct st
 					 * was never an HTTP exchange */
 					c->bad = 1;
 					c->u.http.resp_active = 0;
-					pending__drop_all(c);
+					abandon(c, h->ts_exit, "unparsed_response");
 				}
 				return;
 			}
@@ -385,7 +402,7 @@ static void http_data(struct conn *c, const struct st_event_hdr *h, const uint8_
 	if (h->flags & ST_F_GAP) {
 		/* events were lost: nothing pending can be paired reliably */
 		s->resp_active = 0;
-		pending__drop_all(c);
+		abandon(c, h->ts_enter, "events_lost");
 		dir_lost(d);
 		dir_lost(o);
 	}

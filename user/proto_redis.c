@@ -2,6 +2,8 @@
  * order (pipelines, MULTI/EXEC, blocking pops); pub/sub pushes are set
  * aside; spans carry the command and key only, never values. */
 #include "conn.h"
+#include "link.h"
+#include "queuehop.h"
 #include "span.h"
 #include "stats.h"
 #include "stitch.h"
@@ -71,13 +73,13 @@ static void redis_init(struct conn *c)
 	r->pending_db = -1;
 }
 
-static void emit_span(struct conn *c, const struct pending *p, const struct resp_msg *reply, uint64_t end_ts,
-		      const char *err)
+static void emit_span(struct conn *c, struct pending *p, const struct resp_msg *reply, uint64_t end_ts, const char *err)
 {
 	enum span_kind kind = c->role == ST_ROLE_CLIENT ? SPAN_KIND_CLIENT : SPAN_KIND_SERVER;
 	char stmt[RESP_ARG_CAP + 64], db[24];
 	int n;
 
+	queuehop__reply(c, p, reply, end_ts);
 	span__begin(&sp, c, kind, p->ts_start, end_ts, p->tid);
 	stitch__apply(&sp, p);
 	span__set_name(&sp, p->redis.cmd, p->redis.cmd_len, "", 0);
@@ -122,6 +124,18 @@ static void emit_span(struct conn *c, const struct pending *p, const struct resp
 	span__emit(&sp);
 }
 
+/* Drops what is pending; one whose ids were lent is emitted (see http). */
+static void abandon(struct conn *c, uint64_t ts, const char *why)
+{
+	struct pending *p;
+
+	while ((p = pending__pop(c))) {
+		if (p->lent && !p->redis.emitted)
+			emit_span(c, p, NULL, ts, why);
+		pending__free(p);
+	}
+}
+
 static void on_command(struct conn *c, const struct resp_msg *m, uint64_t ts, uint32_t tid)
 {
 	struct redis_conn *r = &c->u.redis;
@@ -150,7 +164,10 @@ static void on_command(struct conn *c, const struct resp_msg *m, uint64_t ts, ui
 	}
 	if (subscribe_kind(p->redis.cmd))
 		p->redis.confirmations = p->redis.nargs > 1 ? p->redis.nargs - 1 : 1;
-	stitch__request(p, c->role != ST_ROLE_CLIENT, tid);
+	p->fp = fp__add(fp__add(fp__add(FP_INIT, p->redis.cmd, p->redis.cmd_len), p->redis.key, p->redis.key_len),
+			&p->redis.nargs, sizeof(p->redis.nargs));
+	pending__start(c, p);
+	queuehop__command(c, p, m, ts);
 }
 
 static void on_reply(struct conn *c, const struct resp_msg *m, uint64_t ts)
@@ -215,7 +232,7 @@ static void redis_data(struct conn *c, const struct st_event_hdr *h, const uint8
 	uint64_t g = h->len - h->cap_len;
 
 	if (h->flags & ST_F_GAP) {
-		pending__drop_all(c);
+		abandon(c, h->ts_enter, "events_lost");
 		r->lost[0] = r->lost[1] = 1;
 	}
 	if (c->last_dir != dir && r->lost[dir]) {
@@ -242,7 +259,7 @@ static void redis_data(struct conn *c, const struct st_event_hdr *h, const uint8
 			if (dir != req_dir(c)) {
 				/* replies that are not RESP: never a Redis exchange */
 				c->bad = 1;
-				pending__drop_all(c);
+				abandon(c, h->ts_exit, "unparsed_response");
 			}
 			return;
 		}

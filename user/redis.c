@@ -113,7 +113,8 @@ static int num_done(struct resp_parser *p, char type)
 	if (is_bulk(type)) {
 		if (n < 0)
 			return value_done(p); /* null bulk */
-		p->cur_arg = arg_slot(p);
+		/* a top-level bulk string (a reply) is kept as argument 0 */
+		p->cur_arg = p->depth == 0 ? 0 : arg_slot(p);
 		if (p->cur_arg >= 0)
 			arg_begin(p, p->cur_arg, (uint64_t)n);
 		p->bulk_left = (uint64_t)n;

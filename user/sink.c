@@ -93,6 +93,12 @@ static void print_json(FILE *f, const struct span *s)
 		"\",\"kind\":\"%s\",\"name\":",
 		tid, s->span_id, s->parent_id, s->kind == SPAN_KIND_SERVER ? "server" : "client");
 	json_str(f, s->name, strlen(s->name));
+	if (s->follows_id) {
+		char ftid[33];
+		hex(ftid, s->follows_trace, 16);
+		fprintf(f, ",\"follows_from\":{\"trace_id\":\"%s\",\"span_id\":\"%016" PRIx64 "\"}", ftid,
+			s->follows_id);
+	}
 	fprintf(f, ",\"start_us\":%" PRIu64 ",\"duration_us\":%" PRIu64 ",\"service\":", s->start_ns / 1000,
 		(s->end_ns - s->start_ns) / 1000);
 	json_str(f, s->service, strlen(s->service));

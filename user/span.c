@@ -2,6 +2,7 @@
  * bounded tag storage and URL sanitizing. */
 #include "span.h"
 
+#include "alias.h"
 #include "conn.h"
 #include "procinfo.h"
 #include "sink.h"
@@ -198,6 +199,7 @@ void span__begin(struct span *s, const struct conn *c, enum span_kind kind, uint
 	s->ntags = 0;
 	s->strused = 0;
 	s->error = false;
+	s->follows_id = 0;
 	s->name[0] = 0;
 	s->kind = (uint8_t)kind;
 	s->pid = c->tgid;
@@ -240,8 +242,23 @@ void span__emit(struct span *s)
 {
 	if (s->error)
 		span__tag_bool(s, "error", true);
+	alias__emit(s);
+}
+
+void span__deliver(struct span *s)
+{
 	stats.spans++;
 	sink__emit_all(s);
+}
+
+void span__copy(struct span *dst, const struct span *src)
+{
+	memcpy(dst, src, offsetof(struct span, strbuf) + src->strused);
+	for (uint32_t i = 0; i < dst->ntags; i++) {
+		struct span_tag *t = &dst->tags[i];
+		if (t->type == TAG_STR && t->s >= src->strbuf && t->s <= src->strbuf + SPAN_STRBUF)
+			t->s = dst->strbuf + (t->s - src->strbuf);
+	}
 }
 
 /* query parameter names whose values never leave the host */

@@ -25,7 +25,9 @@ struct span_tag {
 struct span {
 	uint8_t trace_id[16];
 	uint64_t span_id;
-	uint64_t parent_id; /* 0: root */
+	uint64_t parent_id;  /* 0: root */
+	uint64_t follows_id; /* FOLLOWS_FROM this span (in follows_trace), or 0 */
+	uint8_t follows_trace[16];
 	uint8_t kind;
 	bool error;
 	uint32_t pid, tid;
@@ -53,8 +55,13 @@ void span__tag_bool(struct span *s, const char *key, bool v);
 const struct span_tag *span__tag(const struct span *s, const char *key);
 /* Marks the span failed, with error.type = type. */
 void span__error(struct span *s, const char *type, size_t len);
-/* Hands a finished span to the sinks (adding error=true to a failed one). */
+/* A finished span (error=true added to a failed one) goes to the sinks,
+ * through alias__emit, which may hold it until its trace is decided. */
 void span__emit(struct span *s);
+/* To the sinks, now. */
+void span__deliver(struct span *s);
+/* A copy whose tags point into its own buffer. */
+void span__copy(struct span *dst, const struct span *src);
 
 /* ids: 128-bit trace ids and non-zero 64-bit span ids from a seeded PRNG */
 void ids__init(void);

@@ -109,6 +109,8 @@ void stitch__apply(struct span *s, const struct pending *p)
 	memcpy(s->trace_id, p->trace_id, 16);
 	s->span_id = p->span_id;
 	s->parent_id = p->parent_id;
+	s->follows_id = p->follows_set ? p->follows_id : 0;
+	memcpy(s->follows_trace, p->follows_trace, 16);
 }
 
 void stitch__server_end(struct pending *p)
@@ -135,5 +137,6 @@ int stitch__client_parent(uint32_t tid, uint8_t trace_id[16], uint64_t *parent_i
 		return -1;
 	memcpy(trace_id, s->p->trace_id, 16);
 	*parent_id = s->p->span_id;
+	s->p->lent = 1;
 	return 0;
 }

@@ -10,6 +10,8 @@
 #include "conn.h"
 #include "export_batch.h"
 #include "sink.h"
+#include "alias.h"
+#include "queuehop.h"
 #include "span.h"
 
 static struct batcher *batcher;
@@ -29,13 +31,14 @@ static struct sink jaeger_sink = {.name = "fuzz", .emit = to_batcher};
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+	static const struct alias_limits alim = {.max_traces = 64, .max_held = 4};
 	struct conn_limits lim = {
 		.max_conns = 16, .max_pending = 64, .max_reasm = 4, .reasm_size = 4096, .max_pending_per_conn = 16};
 
 	(void)argc, (void)argv;
 	ids__init();
 	clock__sync();
-	if (conn_table__init(&lim))
+	if (conn_table__init(&lim) || alias__init(&alim))
 		abort();
 	batcher = batcher__new(THRIFT_COMPACT, 65000, 1, discard, NULL);
 	sink__add(&jaeger_sink);
@@ -50,7 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	while (size >= 6) {
 		uint16_t cap = (uint16_t)(data[4] | data[5] << 8) % 600;
-		int gap = data[1] & 0x20, tick = data[1] & 0x40;
+		int gap = data[1] & 0x20, tick = data[1] & 0x40, late = data[0] & 0x80;
 
 		memset(h, 0, sizeof(*h));
 		h->type = 1 + data[0] % 3;
@@ -62,8 +65,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		h->tgid = 1; /* one process: /proc stays out of the loop */
 		h->tid = 1 + (data[2] & 3);
 		h->conn_id = 1 + (data[3] & 7);
-		h->lport = 80;
-		h->rport = (uint16_t)(1000 + h->conn_id);
+		/* connections 2k-1 and 2k are the two ends of one TCP connection */
+		h->lport = h->conn_id & 1 ? 80 : (uint16_t)(1000 + h->conn_id / 2);
+		h->rport = h->conn_id & 1 ? (uint16_t)(1000 + (h->conn_id + 1) / 2) : 80;
+		h->laddr[0] = h->raddr[0] = 127;
+		h->laddr[3] = h->raddr[3] = 1;
 		data += 6;
 		size -= 6;
 		if (cap > size)
@@ -77,11 +83,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		conn_table__handle(rec, sizeof(*h) + h->cap_len);
 		data += cap;
 		size -= cap;
-		if (tick)
+		if (tick) {
 			conn_table__tick(ts + 5000000000ULL);
+			alias__tick(ts + (late ? 5000000000ULL : 0));
+		}
 	}
 	/* every run starts from an empty table, and nothing may leak */
 	conn_table__close_all();
+	alias__flush();
+	queuehop__reset();
+	if (alias__entries() || alias__held())
+		abort(); /* a provisional trace outlived everything naming it */
 	batcher__flush_all(batcher);
 	return 0;
 }

@@ -33,14 +33,14 @@ static const struct vec vecs[] = {
 	{"$-1\r\n", 0, 0, '$', 0, 0, NULL, NULL, ""},
 	{"*-1\r\n", 0, 0, '*', -1, 0, NULL, NULL, ""},
 	{"*0\r\n", 0, 0, '*', 0, 0, NULL, NULL, ""},
-	{"$5\r\nhe\r\no\r\n", 0, 0, '$', 0, 0, NULL, NULL, ""},
+	{"$5\r\nhe\r\no\r\n", 0, 0, '$', 0, 1, "he\r\no", NULL, ""}, /* a bulk reply is arg 0 */
 	{"*2\r\n*2\r\n:1\r\n$1\r\na\r\n$1\r\nb\r\n", 0, 0, '*', 2, 2, "", "b", ""},
 	{"*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$4\r\nbody\r\n", 0, 0, '*', 3, 3, "message", "ch", ""},
 	{"%1\r\n+k\r\n:1\r\n", 0, 0, '%', 1, 0, NULL, NULL, ""},
 	{"|1\r\n+ttl\r\n:3\r\n+OK\r\n", 0, 0, '+', 0, 0, NULL, NULL, "OK"}, /* attribute, then the reply */
 	{">3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$1\r\nx\r\n", 0, 0, '>', 3, 3, "message", "c", ""},
 	{"_\r\n", 0, 0, '_', 0, 0, NULL, NULL, ""},
-	{"$3\r\na\0b\r\n", 9, 0, '$', 0, 0, NULL, NULL, ""},
+	{"$3\r\na\0b\r\n", 9, 0, '$', 0, 1, NULL, NULL, ""},
 };
 
 static size_t vlen(const struct vec *v)
