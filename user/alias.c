@@ -199,9 +199,19 @@ void alias__unref_trace(const uint8_t t[16])
 
 int alias__waiting(const uint8_t t[16])
 {
-	struct alias *a = find(t);
+	struct alias *a;
+	uint8_t cur[16];
 
-	return a && state_of(a) == A_WAITING ? a->kind : 0;
+	memcpy(cur, t, 16);
+	for (int hop = 0; hop < MAX_HOPS && (a = find(cur)); hop++) {
+		uint8_t st = state_of(a);
+		if (st == A_WAITING)
+			return a->kind;
+		if (st == A_CUT)
+			return 0;
+		memcpy(cur, a->target, 16);
+	}
+	return 0;
 }
 
 void alias__resolve_id(uint8_t t[16])

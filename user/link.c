@@ -160,7 +160,7 @@ static void server_request(struct conn *c, struct pending *p)
 			memcpy(p->trace_id, q->trace_id, 16);
 			p->parent_id = q->span_id;
 			p->link = q->link = LS_LINKED;
-			q->lent = 1;
+			q->lent |= LENT_PEER;
 			stats.links++;
 			return;
 		}
@@ -187,14 +187,14 @@ static void client_request(struct conn *c, struct pending *p)
 				continue;
 			}
 			p->link = q->link = LS_LINKED;
-			p->lent = 1;
+			p->lent |= LENT_PEER;
 			stats.links++;
 			return;
 		}
 	}
 	if (late_live && late_link(c, p) == 0) {
 		p->link = LS_LINKED;
-		p->lent = 1;
+		p->lent |= LENT_PEER;
 		stats.links++;
 	}
 }

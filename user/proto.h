@@ -26,7 +26,7 @@ struct pending {
 	uint64_t fp;	      /* request fingerprint: both ends of a connection agree */
 	uint8_t link;	      /* enum link_state (link.h) */
 	uint8_t aliased;      /* holds a reference on its trace's alias (alias.h) */
-	uint8_t lent;	      /* its ids were lent: it must be emitted */
+	uint8_t lent;	      /* enum lent: its ids were lent, it must be emitted */
 	uint8_t follows_set;  /* follows_* name the span this one follows from */
 	uint64_t follows_id;
 	uint8_t follows_trace[16];
@@ -52,6 +52,11 @@ struct pending {
 			uint64_t item_hash; /* a push's first item (FNV-1a), 0 if unknown */
 		} redis;
 	};
+};
+
+enum lent {
+	LENT_CHILD = 1, /* to a call made while serving it (stitch.c) */
+	LENT_PEER = 2,	/* to the server request it reached (link.c) */
 };
 
 enum http_dir_state { H_HEAD, H_BODY_LEN, H_CHUNKED, H_UNTIL_CLOSE, H_LOST };

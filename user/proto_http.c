@@ -116,15 +116,17 @@ static void emit_span(struct conn *c, const struct pending *p, int status, uint6
 	span__emit(&sp);
 }
 
-/* Drops what is pending; a request whose ids a child or a callee already
- * took is emitted all the same (with error.type why), so that no exported
- * span points at a parent that never was. */
-static void abandon(struct conn *c, uint64_t ts, const char *why)
+/* Drops what is pending; a request whose ids a call made while serving it
+ * already took (or, when events were lost, the server it reached) is
+ * emitted all the same, with error.type why, so that no exported span
+ * points at a parent that never was. A reply that does not parse is the
+ * same bytes at the server's end: its span is never emitted either. */
+static void abandon(struct conn *c, uint64_t ts, const char *why, uint8_t lent_mask)
 {
 	struct pending *p;
 
 	while ((p = pending__pop(c))) {
-		if (p->lent)
+		if (p->lent & lent_mask)
 			emit_span(c, p, 0, ts, why);
 		pending__free(p);
 	}
@@ -319,7 +321,7 @@ static void feed(struct conn *c, struct http_dir *d, int is_req, const struct st
 					 * was never an HTTP exchange */
 					c->bad = 1;
 					c->u.http.resp_active = 0;
-					abandon(c, h->ts_exit, "unparsed_response");
+					abandon(c, h->ts_exit, "unparsed_response", LENT_CHILD);
 				}
 				return;
 			}
@@ -402,7 +404,7 @@ static void http_data(struct conn *c, const struct st_event_hdr *h, const uint8_
 	if (h->flags & ST_F_GAP) {
 		/* events were lost: nothing pending can be paired reliably */
 		s->resp_active = 0;
-		abandon(c, h->ts_enter, "events_lost");
+		abandon(c, h->ts_enter, "events_lost", LENT_CHILD | LENT_PEER);
 		dir_lost(d);
 		dir_lost(o);
 	}

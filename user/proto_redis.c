@@ -125,12 +125,12 @@ static void emit_span(struct conn *c, struct pending *p, const struct resp_msg *
 }
 
 /* Drops what is pending; one whose ids were lent is emitted (see http). */
-static void abandon(struct conn *c, uint64_t ts, const char *why)
+static void abandon(struct conn *c, uint64_t ts, const char *why, uint8_t lent_mask)
 {
 	struct pending *p;
 
 	while ((p = pending__pop(c))) {
-		if (p->lent && !p->redis.emitted)
+		if ((p->lent & lent_mask) && !p->redis.emitted)
 			emit_span(c, p, NULL, ts, why);
 		pending__free(p);
 	}
@@ -232,7 +232,7 @@ static void redis_data(struct conn *c, const struct st_event_hdr *h, const uint8
 	uint64_t g = h->len - h->cap_len;
 
 	if (h->flags & ST_F_GAP) {
-		abandon(c, h->ts_enter, "events_lost");
+		abandon(c, h->ts_enter, "events_lost", LENT_CHILD | LENT_PEER);
 		r->lost[0] = r->lost[1] = 1;
 	}
 	if (c->last_dir != dir && r->lost[dir]) {
@@ -259,7 +259,7 @@ static void redis_data(struct conn *c, const struct st_event_hdr *h, const uint8
 			if (dir != req_dir(c)) {
 				/* replies that are not RESP: never a Redis exchange */
 				c->bad = 1;
-				abandon(c, h->ts_exit, "unparsed_response");
+				abandon(c, h->ts_exit, "unparsed_response", LENT_CHILD);
 			}
 			return;
 		}

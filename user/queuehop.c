@@ -152,17 +152,21 @@ void queuehop__reply(const struct conn *c, struct pending *p, const struct resp_
 	/* a pop that waits (here, or at the client's end of this one) is
 	 * decided by whichever end sees the reply first */
 	if (alias__waiting(p->trace_id) == ALIAS_POP) {
-		if (r && alias__link(p->trace_id, r->trace_id, 0, r->span_id) == 0)
+		uint8_t t[16];
+		memcpy(t, p->trace_id, 16);
+		alias__resolve_id(t); /* the server's end may wait on its client's */
+		if (r && alias__link(t, r->trace_id, 0, r->span_id) == 0)
 			stats.queue_hops++;
 		else
-			alias__cut(p->trace_id);
+			alias__cut(t);
 		return;
 	}
 	if (p->redis.pop_waited)
 		return; /* decided at the other end */
 	/* a pop inside a request keeps its trace and refers to the push; the
-	 * server's end of a pop whose client is traced leaves it to the client */
-	if (r && (c->role == ST_ROLE_CLIENT || p->link != LS_LINKED) && !p->follows_set) {
+	 * server's end of a pop whose client is (or may be) traced leaves it to
+	 * the client */
+	if (r && (c->role == ST_ROLE_CLIENT || p->link == LS_NONE) && !p->follows_set) {
 		p->follows_set = 1;
 		p->follows_id = r->span_id;
 		memcpy(p->follows_trace, r->trace_id, 16);

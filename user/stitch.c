@@ -137,6 +137,6 @@ int stitch__client_parent(uint32_t tid, uint8_t trace_id[16], uint64_t *parent_i
 		return -1;
 	memcpy(trace_id, s->p->trace_id, 16);
 	*parent_id = s->p->span_id;
-	s->p->lent = 1;
+	s->p->lent |= LENT_CHILD;
 	return 0;
 }

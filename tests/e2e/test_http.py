@@ -364,7 +364,9 @@ def test_incoming_and_outgoing_trace_context(tracer, httpapp):
         assert c["trace_id"] == trace and c["span_id"] == sid and c["parent_span_id"] == parent
     # the invalid header starts nothing: fresh, unrelated ids
     assert server[4]["trace_id"] != "4bf92f3577b34da6a3ce929d0e0e4736"
-    assert server[4]["parent_span_id"] == "0" * 16 and client[4]["span_id"] != "00f067aa0ba902b7"
+    assert client[4]["span_id"] != "00f067aa0ba902b7" and client[4]["parent_span_id"] == "0" * 16
+    # ...but the two ends are still linked on this host, by their 4-tuple
+    assert server[4]["parent_span_id"] == client[4]["span_id"] and server[4]["trace_id"] == client[4]["trace_id"]
 
 
 def test_client_calls_nest_under_the_request_being_served(tracer, httpapp, redis_server):
@@ -392,4 +394,15 @@ def test_client_calls_nest_under_the_request_being_served(tracer, httpapp, redis
     # a request outside any server request stays a root
     curl = [s for s in spans if s["kind"] == "client" and s["service"] == "curl"]
     assert len(curl) == 3 and all(c["parent_span_id"] == "0" * 16 for c in curl)
-    assert all(s["parent_span_id"] == "0" * 16 for s in fs)
+    # curl's requests and the front end's are linked across processes: each
+    # server span is the child of the client span that reached it
+    for c, s in zip(curl[:2], fs):
+        assert s["parent_span_id"] == c["span_id"] and s["trace_id"] == c["trace_id"]
+    back_spans = [s for s in spans if s["kind"] == "server" and s["pid"] == back.proc.pid]
+    assert len(back_spans) == 3
+    for s, c in zip(back_spans[:2], fc[0::2]):
+        assert s["parent_span_id"] == c["span_id"] and s["trace_id"] == c["trace_id"]
+    assert back_spans[2]["parent_span_id"] == curl[2]["span_id"]
+    rs = [s for s in spans if s["service"] == "redis-server"]
+    assert [s["parent_span_id"] for s in rs] == [c["span_id"] for c in fc[1::2]]
+    assert t.counter("links") == 7

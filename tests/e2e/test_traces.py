@@ -1,0 +1,152 @@
+"""Whole traces without code changes, judged on what a Jaeger agent decodes:
+the OpenTracing tutorial demo (Flask front end -> Flask lookup service ->
+Redis, a Redis list, a worker), uninstrumented, gives one trace per request."""
+import os
+import subprocess
+import time
+
+import pytest
+
+from conftest import APPS, PY, Server, free_port, run
+from jaeger_rx import UdpAgent, assert_same_as_json, hex_id, trace_id
+
+ZERO = "0" * 16
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+def app(role, service, *ports, port=None):
+    env = dict(os.environ, OTEL_SERVICE_NAME=service)
+    argv = [PY, os.path.join(APPS, "tutorial.py"), role] + [str(p) for p in ports]
+    if port:
+        return Server(argv, port, env=env)
+    return subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def wait_for(cond, timeout=10.0, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if cond():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def redis_cli(port, *args):
+    return run("redis-cli", "-p", str(port), *args).stdout.decode()
+
+
+class Decoded:
+    """a decoded Jaeger span, flattened"""
+
+    def __init__(self, proc, s):
+        tags = {t.key: t.vStr if t.vType == 0 else t.vLong for t in s.tags or []}
+        self.service = proc.serviceName
+        self.trace = trace_id(s)
+        self.id = hex_id(s.spanId)
+        self.parent = hex_id(s.parentSpanId)
+        self.name = s.operationName
+        self.kind = tags.get("span.kind")
+        self.what = tags.get("url.path") or tags.get("db.query.text") or ""
+        self.refs = [(r.refType, hex_id(r.traceIdHigh) + hex_id(r.traceIdLow), hex_id(r.spanId))
+                     for r in s.references or []]
+
+    def label(self):
+        return (self.service, self.kind, self.name, self.what)
+
+
+def tree(spans, root):
+    """(label, sorted children) from root down, by parent ids"""
+    kids = sorted((tree(spans, s) for s in spans if s.parent == root.id and s is not root), key=repr)
+    return (root.label(), kids)
+
+
+def expected_job(word):
+    def redis(service, cmd):
+        return ((service, "client", cmd.split()[0], cmd), [(("redis-server", "server", cmd.split()[0], cmd), [])])
+    return (("curl", "client", "GET", "/job"), [
+        (("frontend", "server", "GET /job", "/job"), sorted([
+            (("frontend", "client", "GET", "/lookup"), [
+                (("lookup", "server", "GET /lookup", "/lookup"), sorted([
+                    redis("lookup", "GET cache:%s" % word),
+                    redis("lookup", "SET cache:%s ?" % word),
+                ], key=repr)),
+            ]),
+            redis("frontend", "LPUSH jobs ?"),
+        ], key=repr)),
+    ])
+
+
+@pytest.fixture
+def tutorial(redis_server):
+    front_port, lookup_port = free_port(), free_port()
+    procs = []
+    yield front_port, lookup_port, procs
+    for p in procs:
+        if isinstance(p, Server):
+            p.stop()
+        else:
+            p.terminate()
+            p.wait(timeout=10)
+
+
+def test_tutorial_demo_gives_one_trace_per_request(tracer, redis_server, tutorial):
+    front_port, lookup_port, procs = tutorial
+    rport = redis_server.port
+    agent = UdpAgent("compact")
+    try:
+        t = tracer("--port", str(front_port), "--port", str(lookup_port), "--port", str(rport), "--print",
+                   "--jaeger-agent", "127.0.0.1:%d" % agent.port)
+        # the services start after spantap, none of them instrumented
+        procs.append(app("lookup", "lookup", lookup_port, rport, port=lookup_port))
+        procs.append(app("front", "frontend", front_port, lookup_port, rport, port=front_port))
+        procs.append(app("worker", "worker", rport))
+        wait_for(lambda: "cmd=brpop" in redis_cli(rport, "CLIENT", "LIST"), what="the worker's BRPOP")
+        words = ["alpha", "beta", "gamma"]
+        for w in words[:2]:
+            assert run("curl", "-sf", "http://127.0.0.1:%d/job?word=%s" % (front_port, w)).stdout == \
+                w.upper().encode() + b"\n"
+        run("curl", "-sf", "-H", "traceparent: " + TRACEPARENT, "http://127.0.0.1:%d/job?word=gamma" % front_port)
+        for w in words:
+            wait_for(lambda: redis_cli(rport, "GET", "result:" + w).strip() == w, what="the worker")
+        jspans = t.stop(settle=1.0)
+        time.sleep(0.3)
+    finally:
+        agent.close()
+    assert agent.errors == []
+    assert_same_as_json(jspans, agent.spans())
+    spans = [Decoded(p, s) for p, s in agent.spans()]
+    by_id = {s.id: s for s in spans}
+    # no span points at a parent that was not exported
+    assert all(s.parent == ZERO or s.parent in by_id for s in spans)
+    curls = [s for s in spans if s.service == "curl"]
+    assert len(curls) == 3
+    for curl in curls:
+        trace = [s for s in spans if s.trace == curl.trace]
+        front = [s for s in trace if s.service == "frontend" and s.kind == "server"]
+        assert len(front) == 1
+        word = next(s.what.split(":")[1] for s in trace if s.name == "GET" and s.what.startswith("GET cache:"))
+        # the request's tree, every parent id in the one trace
+        assert tree(trace, curl) == expected_job(word)
+        # the worker's pop follows from the push, in the same trace
+        push = [s for s in trace if s.service == "frontend" and s.name == "LPUSH"]
+        pop = [s for s in trace if s.service == "worker" and s.name == "BRPOP"]
+        spop = [s for s in trace if s.service == "redis-server" and s.name == "BRPOP"]
+        assert len(push) == 1 and len(pop) == 1 and len(spop) == 1
+        assert pop[0].parent == ZERO and pop[0].refs == [(1, curl.trace, push[0].id)]
+        assert spop[0].parent == pop[0].id and spop[0].refs == []
+        # nothing else is in the trace: 10 spans for the request, 2 for the pop
+        assert len(trace) == 12, [s.label() for s in trace]
+        if word == "gamma":
+            # the incoming traceparent: curl's span is the header's, and the
+            # whole tree continues that trace
+            assert curl.trace == TRACEPARENT[3:35] and curl.id == TRACEPARENT[36:52]
+            assert curl.parent == ZERO
+        else:
+            assert curl.trace != TRACEPARENT[3:35]
+    assert sorted(s.what.split(":")[1] for s in spans if s.service == "lookup" and s.name == "GET") == words
+    # the worker's own write of the result starts its own trace: a root
+    results = [s for s in spans if s.service == "worker" and s.name == "SET"]
+    assert len(results) == 3 and all(s.parent == ZERO for s in results)
+    assert not {s.trace for s in results} & {c.trace for c in curls}
+    assert t.counter("queue_hops") == 3
+    assert t.counter("link_held_full") == 0 and t.counter("lost_events") == 0
