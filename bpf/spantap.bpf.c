@@ -106,9 +106,10 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
+/* value 1: a pid given with --pid; 2: a process forked from one of those */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, ST_MAX_FILTER);
+	__uint(max_entries, ST_MAX_FILTER_PIDS);
 	__type(key, __u32);
 	__type(value, __u8);
 } filter_pids SEC(".maps");
@@ -589,5 +590,28 @@ int sched_exit(void *ctx)
 	if (!want_task(tgid))
 		return 0;
 	emit_simple(ST_EV_EXIT, tgid, 0, 0);
+	if (filter_pid) {
+		__u8 *v = bpf_map_lookup_elem(&filter_pids, &tgid);
+		if (v && *v == 2)
+			bpf_map_delete_elem(&filter_pids, &tgid);
+	}
+	return 0;
+}
+
+/* --pid follows the processes it names into their children: pre-fork
+ * servers (gunicorn, nginx, Apache) serve from workers forked later. */
+SEC("raw_tp/sched_process_fork")
+int BPF_PROG(sched_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ptgid, ctgid;
+	__u8 two = 2;
+
+	if (!filter_pid)
+		return 0;
+	ptgid = BPF_CORE_READ(parent, tgid);
+	ctgid = BPF_CORE_READ(child, tgid);
+	if (ptgid == ctgid || !bpf_map_lookup_elem(&filter_pids, &ptgid))
+		return 0; /* a new thread, or a process not followed */
+	bpf_map_update_elem(&filter_pids, &ctgid, &two, BPF_NOEXIST);
 	return 0;
 }

@@ -17,9 +17,10 @@
 #define ST_COMM_LEN 16
 
 /* Default map sizes; each can be overridden from user space before load. */
-#define ST_MAX_CONNS 65536  /* conn_info: TCP sockets being followed */
-#define ST_MAX_ACTIVE 16384 /* active_io: syscalls in flight */
-#define ST_MAX_FILTER 64    /* filter_pids, filter_ports */
+#define ST_MAX_CONNS 65536	/* conn_info: TCP sockets being followed */
+#define ST_MAX_ACTIVE 16384	/* active_io: syscalls in flight */
+#define ST_MAX_FILTER 64	/* filter_ports; pids given with --pid */
+#define ST_MAX_FILTER_PIDS 4096 /* filter_pids: those and their descendants */
 #define ST_RINGBUF_DEFAULT (16u << 20)
 
 enum st_event_type {

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import APPS, PY, Server, free_port, run
+from conftest import APPS, PY, Server, free_port, run, within
 from jaeger_rx import UdpAgent, assert_same_as_json, hex_id, trace_id
 
 ZERO = "0" * 16
@@ -150,3 +150,79 @@ def test_tutorial_demo_gives_one_trace_per_request(tracer, redis_server, tutoria
     assert not {s.trace for s in results} & {c.trace for c in curls}
     assert t.counter("queue_hops") == 3
     assert t.counter("link_held_full") == 0 and t.counter("lost_events") == 0
+
+
+def test_prefork_workers_followed_and_nested(tracer, httpapp):
+    """--pid names a pre-fork master; the workers it forks later are traced,
+    and each worker's call nests under the request it serves"""
+    back = httpapp()
+    port = free_port()
+    master = subprocess.Popen([PY, os.path.join(APPS, "prefork.py"), str(port), "2"], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert master.stdout.readline().strip() == "listening"
+        t = tracer("--pid", str(master.pid))
+        master.stdin.write("fork\n")
+        master.stdin.flush()
+        workers = {int(p) for p in master.stdout.readline().split()}
+        assert len(workers) == 2
+        url = "http://127.0.0.1:%d/call?port=%d" % (port, back.port)
+        for _ in range(6):
+            run("curl", "-sf", "-o", "/dev/null", url)
+        spans = t.stop()
+    finally:
+        master.stdin.write("stop\n")
+        master.stdin.flush()
+        master.wait(timeout=10)
+    servers = [s for s in spans if s["kind"] == "server"]
+    clients = [s for s in spans if s["kind"] == "client"]
+    # only the master's family is traced: curl and the back end are not
+    assert len(servers) == 6 and len(clients) == 6
+    assert {s["pid"] for s in spans} <= workers
+    for s in servers:
+        kids = [c for c in clients if c["parent_span_id"] == s["span_id"]]
+        assert len(kids) == 1 and kids[0]["trace_id"] == s["trace_id"] and kids[0]["tid"] == s["tid"]
+        assert within(kids[0], s)
+    # one worker serving requests in turn: no context leaks between them
+    assert len({s["trace_id"] for s in servers}) == 6
+
+
+def test_event_loop_never_guesses(tracer, httpapp):
+    """asyncio serves two requests at once on one thread: a call made while
+    both are in flight is left a root rather than given a parent that may
+    be wrong; a call made while only one is in flight nests under it"""
+    back = httpapp()
+    port = free_port()
+    srv = Server([PY, os.path.join(APPS, "asyncapp.py"), str(port)], port)
+    try:
+        t = tracer("--port", str(port), "--port", str(back.port))
+        base = "http://127.0.0.1:%d/call?port=%d" % (port, back.port)
+        # request 1 alone; then 2 and 3 at once (3 starts while 2's call is
+        # in flight); then 4 alone
+        run("curl", "-sf", "-o", "/dev/null", base + "&id=1&ms=50")
+        p2 = subprocess.Popen(["curl", "-sf", "-o", "/dev/null", base + "&id=2&ms=600"])
+        time.sleep(0.2)
+        p3 = subprocess.Popen(["curl", "-sf", "-o", "/dev/null", base + "&id=3&ms=50"])
+        assert p2.wait(timeout=10) == 0 and p3.wait(timeout=10) == 0
+        run("curl", "-sf", "-o", "/dev/null", base + "&id=4&ms=50")
+        spans = t.stop()
+    finally:
+        srv.stop()
+    server = {s["tags"]["url.query"].split("id=")[1].split("&")[0]: s for s in spans
+              if s["kind"] == "server" and s["pid"] == srv.proc.pid}
+    calls = {s["tags"]["url.query"].split("id=")[1]: s for s in spans
+             if s["kind"] == "client" and s["pid"] == srv.proc.pid}
+    assert sorted(server) == sorted(calls) == ["1", "2", "3", "4"]
+    # alone in flight: nested
+    for i in ("1", "4"):
+        assert calls[i]["parent_span_id"] == server[i]["span_id"]
+        assert calls[i]["trace_id"] == server[i]["trace_id"]
+    # 3's call starts while 2 is in flight: ambiguous, a root, never 2's child
+    assert calls["3"]["parent_span_id"] == ZERO
+    # 2's call started while 2 was alone: nested
+    assert calls["2"]["parent_span_id"] == server["2"]["span_id"]
+    # the back end's spans are still linked to each call, nested or not
+    backs = {s["tags"]["url.query"].split("id=")[1]: s for s in spans
+             if s["kind"] == "server" and s["pid"] == back.proc.pid}
+    for i in calls:
+        assert backs[i]["parent_span_id"] == calls[i]["span_id"] and backs[i]["trace_id"] == calls[i]["trace_id"]
