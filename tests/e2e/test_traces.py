@@ -187,13 +187,16 @@ def test_prefork_workers_followed_and_nested(tracer, httpapp):
     assert len({s["trace_id"] for s in servers}) == 6
 
 
-def test_event_loop_never_guesses(tracer, httpapp):
-    """asyncio serves two requests at once on one thread: a call made while
-    both are in flight is left a root rather than given a parent that may
-    be wrong; a call made while only one is in flight nests under it"""
+@pytest.mark.parametrize("runtime", ["asyncio", "node"])
+def test_event_loop_never_guesses(tracer, httpapp, runtime):
+    """an event loop serves two requests at once on one thread: a call made
+    while both are in flight is left a root rather than given a parent that
+    may be wrong; a call made while only one is in flight nests under it"""
     back = httpapp()
     port = free_port()
-    srv = Server([PY, os.path.join(APPS, "asyncapp.py"), str(port)], port)
+    argv = ([PY, os.path.join(APPS, "asyncapp.py")] if runtime == "asyncio" else
+            ["node", os.path.join(APPS, "nodeapp.js")])
+    srv = Server(argv + [str(port)], port)
     try:
         t = tracer("--port", str(port), "--port", str(back.port))
         base = "http://127.0.0.1:%d/call?port=%d" % (port, back.port)
@@ -226,3 +229,27 @@ def test_event_loop_never_guesses(tracer, httpapp):
              if s["kind"] == "server" and s["pid"] == back.proc.pid}
     for i in calls:
         assert backs[i]["parent_span_id"] == calls[i]["span_id"] and backs[i]["trace_id"] == calls[i]["trace_id"]
+
+
+def test_gunicorn_sync_workers_nest(tracer, httpapp):
+    """gunicorn's pre-fork sync workers, already running when spantap starts"""
+    back = httpapp()
+    port = free_port()
+    srv = Server(["gunicorn", "-w", "2", "-b", "127.0.0.1:%d" % port, "--chdir", APPS, "wsgiapp:app"], port)
+    try:
+        t = tracer("--port", str(port), "--port", str(back.port))
+        for _ in range(6):
+            run("curl", "-sf", "-o", "/dev/null", "http://127.0.0.1:%d/call?port=%d" % (port, back.port))
+        spans = t.stop()
+    finally:
+        srv.stop()
+    servers = [s for s in spans if s["kind"] == "server" and s["service"] == "gunicorn"]
+    calls = [s for s in spans if s["kind"] == "client" and s["service"] == "gunicorn"]
+    curls = [s for s in spans if s["service"] == "curl"]
+    assert len(servers) == len(calls) == len(curls) == 6
+    assert len({s["pid"] for s in servers}) >= 1 and srv.proc.pid not in {s["pid"] for s in servers}
+    for s, c, k in zip(servers, curls, calls):
+        # curl -> worker -> call -> back end: one trace
+        assert s["parent_span_id"] == c["span_id"] and s["trace_id"] == c["trace_id"]
+        assert k["parent_span_id"] == s["span_id"] and k["trace_id"] == s["trace_id"]
+    assert len({c["trace_id"] for c in curls}) == 6
