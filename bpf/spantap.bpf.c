@@ -42,6 +42,7 @@ struct conn_info {
 	__u16 lport;
 	__u16 rport;
 	__u16 pad[3];
+	__u64 start; /* the process's start time: a reused pid is not this one */
 	__u8 laddr[16];
 	__u8 raddr[16];
 };
@@ -150,6 +151,28 @@ static __always_inline bool want_task(__u32 tgid)
 	return true;
 }
 
+/* When the current process started: with the tgid, it names the process
+ * across pid reuse. */
+static __always_inline __u64 proc_start(void)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+
+	return t->group_leader->start_time;
+}
+
+/* The connection on key's fd, unless the entry is a dead process's whose
+ * pid was reused (the entry is then dropped). */
+static __always_inline struct conn_info *conn_lookup(struct conn_key *key)
+{
+	struct conn_info *ci = bpf_map_lookup_elem(&conn_info, key);
+
+	if (ci && ci->start != proc_start()) {
+		bpf_map_delete_elem(&conn_info, key);
+		return NULL;
+	}
+	return ci;
+}
+
 /* The struct sock behind fd of the current task if it is a TCP socket. */
 static __always_inline struct sock *fd_tcp_sock(__u32 fd)
 {
@@ -215,6 +238,7 @@ static __always_inline struct conn_info *conn_new(struct conn_key *key, __u8 rol
 	if (!sk)
 		return NULL;
 	ci.conn_id = __sync_fetch_and_add(&next_conn_id, 1) + 1;
+	ci.start = proc_start();
 	ci.role = role;
 	ci.last_dir = 0xff;
 	read_addrs(&ci, sk);
@@ -281,7 +305,7 @@ static __always_inline void stash(__u8 kind, __u8 dir, __u32 fd, __u64 ptr, __u3
 		return;
 	if (kind != IO_ACCEPT && kind != IO_CONNECT) {
 		struct conn_key key = {.tgid = tgid, .fd = fd};
-		struct conn_info *ci = bpf_map_lookup_elem(&conn_info, &key);
+		struct conn_info *ci = conn_lookup(&key);
 
 		if (ci && ci->proto == ST_PROTO_OTHER)
 			return;
@@ -382,7 +406,8 @@ static __always_inline void emit(void *ctx, struct conn_info *ci, struct active_
 	e->h.dir = a->dir;
 	e->h.role = ci->role;
 	e->h.proto = ci->proto;
-	e->h.flags = (ci->gap ? ST_F_GAP : 0) | (a->kind == IO_COUNT || a->kind == IO_MMSG ? ST_F_NO_DATA : 0);
+	e->h.flags = (ci->gap ? ST_F_GAP : 0) | (a->kind == IO_COUNT || a->kind == IO_MMSG ? ST_F_NO_DATA : 0) |
+		     (start ? ST_F_START : 0);
 	e->h.family = ci->family;
 	e->h.lport = ci->lport;
 	e->h.rport = ci->rport;
@@ -439,7 +464,7 @@ static __always_inline bool io_from_regs(struct active_io *io, __u8 kind, __u8 d
 		return false;
 	io->fd = (__u32)PT_REGS_PARM1_CORE(regs);
 	key.fd = io->fd;
-	ci = bpf_map_lookup_elem(&conn_info, &key);
+	ci = conn_lookup(&key);
 	if (ci && ci->proto == ST_PROTO_OTHER)
 		return false;
 	io->ptr = PT_REGS_PARM2_CORE(regs);
@@ -483,7 +508,7 @@ static __always_inline int on_exit(void *ctx, long ret, __u8 kind, __u8 dir)
 	if (ret <= 0)
 		return 0;
 	key.fd = io.fd;
-	ci = bpf_map_lookup_elem(&conn_info, &key);
+	ci = conn_lookup(&key);
 	if (!ci)
 		ci = conn_new(&key, ST_ROLE_UNKNOWN);
 	if (!ci || ci->proto == ST_PROTO_OTHER)
@@ -564,17 +589,39 @@ static __always_inline void emit_simple(__u8 type, __u32 tgid, __u32 fd, __u64 c
 	bpf_ringbuf_submit(h, rb_flags());
 }
 
-SEC("tracepoint/syscalls/sys_enter_close")
-int enter_close(void *ctx)
+/* fd of the current process stops naming its socket */
+static __always_inline void fd_gone(__u32 fd)
 {
-	struct conn_key key = {.tgid = bpf_get_current_pid_tgid() >> 32, .fd = (__u32)ARG(0)};
-	struct conn_info *ci = bpf_map_lookup_elem(&conn_info, &key);
+	struct conn_key key = {.tgid = bpf_get_current_pid_tgid() >> 32, .fd = fd};
+	struct conn_info *ci = conn_lookup(&key);
 
 	if (!ci)
-		return 0;
+		return;
 	if (ci->proto == ST_PROTO_HTTP1 || ci->proto == ST_PROTO_REDIS)
 		emit_simple(ST_EV_CLOSE, key.tgid, key.fd, ci->conn_id);
 	bpf_map_delete_elem(&conn_info, &key);
+}
+
+SEC("tracepoint/syscalls/sys_enter_close")
+int enter_close(void *ctx)
+{
+	fd_gone((__u32)ARG(0));
+	return 0;
+}
+
+/* dup2/dup3(old, new) close new first: its connection ends there */
+SEC("tracepoint/syscalls/sys_enter_dup2")
+int enter_dup2(void *ctx)
+{
+	if (ARG(0) != ARG(1))
+		fd_gone((__u32)ARG(1));
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_dup3")
+int enter_dup3(void *ctx)
+{
+	fd_gone((__u32)ARG(1));
 	return 0;
 }
 

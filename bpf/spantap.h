@@ -50,6 +50,7 @@ enum st_proto {
 enum st_event_flags {
 	ST_F_GAP = 1,	  /* events of this connection were lost before this one */
 	ST_F_NO_DATA = 2, /* bytes counted only (sendfile, mmsg): no payload */
+	ST_F_START = 4,	  /* the first bytes after a change of direction */
 };
 
 struct st_event_hdr {

@@ -407,6 +407,9 @@ static void http_data(struct conn *c, const struct st_event_hdr *h, const uint8_
 		abandon(c, h->ts_enter, "events_lost", LENT_CHILD | LENT_PEER);
 		dir_lost(d);
 		dir_lost(o);
+		/* the kernel saw where messages start, lost events included */
+		if (h->flags & ST_F_START)
+			c->last_dir = 0xff;
 	}
 	if (c->last_dir != dir) {
 		/* the peer speaks: a response of unknown length is over */

@@ -234,6 +234,9 @@ static void redis_data(struct conn *c, const struct st_event_hdr *h, const uint8
 	if (h->flags & ST_F_GAP) {
 		abandon(c, h->ts_enter, "events_lost", LENT_CHILD | LENT_PEER);
 		r->lost[0] = r->lost[1] = 1;
+		/* the kernel saw where messages start, lost events included */
+		if (h->flags & ST_F_START)
+			c->last_dir = 0xff;
 	}
 	if (c->last_dir != dir && r->lost[dir]) {
 		/* resume at the start of the next message */
