@@ -2,6 +2,7 @@
  * buffer go to the connection table, which drives the protocol modules,
  * which hand finished spans to the sinks. */
 #include "alias.h"
+#include "caps.h"
 #include "conn.h"
 #include "export.h"
 #include "loader.h"
@@ -365,6 +366,10 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
 
+	if (caps__check()) {
+		err = 1;
+		goto cleanup;
+	}
 	ldr = loader__open(&cfg.lo, on_event, NULL);
 	if (!ldr) {
 		err = 1;

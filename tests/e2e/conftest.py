@@ -38,10 +38,10 @@ def wait_port(port, timeout=10.0):
 class Tracer:
     """spantap running with --output json; stop() returns its spans."""
 
-    def __init__(self, *args):
+    def __init__(self, *args, wrap=()):
         self.out = tempfile.NamedTemporaryFile(prefix="spantap-out-", delete=False)
         self.err = tempfile.NamedTemporaryFile(prefix="spantap-err-", delete=False)
-        self.proc = subprocess.Popen([SPANTAP, "-o", "json", *args], stdout=self.out, stderr=self.err)
+        self.proc = subprocess.Popen([*wrap, SPANTAP, "-o", "json", *args], stdout=self.out, stderr=self.err)
         deadline = time.time() + 30
         while True:
             with open(self.err.name) as f:
@@ -94,8 +94,8 @@ class Tracer:
 def tracer():
     started = []
 
-    def start(*args):
-        t = Tracer(*args)
+    def start(*args, wrap=()):
+        t = Tracer(*args, wrap=wrap)
         started.append(t)
         return t
 

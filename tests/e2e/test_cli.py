@@ -91,3 +91,44 @@ def test_sigkill_leaves_nothing_attached():
     while spantap_progs() and time.time() < deadline:
         time.sleep(0.1)
     assert spantap_progs() == []
+
+
+def with_caps(caps, uid=None):
+    """setpriv: run with exactly these capabilities (and as uid, if given)"""
+    c = ",".join("+" + x for x in caps)
+    who = ["--reuid=%d" % uid, "--regid=%d" % uid, "--clear-groups"] if uid is not None else []
+    return ["setpriv", *who, "--inh-caps=-all," + c, "--ambient-caps=-all," + c, "--bounding-set=-all," + c, "--"]
+
+
+NOBODY = 65534
+
+
+def test_runs_with_capabilities_instead_of_root(tracer, httpapp):
+    app = httpapp(env_extra={"OTEL_SERVICE_NAME": "checkout"})
+    caps = ["bpf", "perfmon", "dac_read_search", "sys_ptrace"]
+    t = tracer("--port", str(app.port), wrap=with_caps(caps, NOBODY))
+    run("curl", "-sf", "-o", "/dev/null", "http://127.0.0.1:%d/hello" % app.port)
+    spans = t.stop()
+    assert sorted((s["kind"], s["name"], s["service"]) for s in spans) == [
+        ("client", "GET", "curl"), ("server", "GET /hello", "checkout")]
+    # without CAP_SYS_PTRACE it traces the same (CAP_PERFMON reads other
+    # users' environment); only other users' executable paths are out of
+    # reach, and it says so in one line
+    t = tracer("--port", str(app.port), wrap=with_caps(caps[:3], NOBODY))
+    run("curl", "-sf", "-o", "/dev/null", "http://127.0.0.1:%d/hello" % app.port)
+    spans = t.stop()
+    assert sorted((s["kind"], s["service"]) for s in spans) == [("client", "curl"), ("server", "checkout")]
+    assert len([l for l in t.stderr.splitlines() if "CAP_SYS_PTRACE" in l]) == 1
+
+
+def test_missing_capability_named_in_one_line():
+    cases = [(["perfmon", "dac_read_search"], NOBODY, "CAP_BPF"),
+             (["bpf", "dac_read_search"], NOBODY, "CAP_PERFMON"),
+             (["bpf", "perfmon"], NOBODY, "CAP_DAC_READ_SEARCH"),
+             (["perfmon"], None, "CAP_BPF")]
+    for caps, uid, missing in cases:
+        r = subprocess.run(with_caps(caps, uid) + [SPANTAP, "-d", "1"], capture_output=True, text=True, timeout=30)
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == 1 and len(lines) == 1, (caps, r.stderr)
+        assert lines[0].startswith("spantap: missing capability " + missing), lines
+    assert spantap_progs() == []
