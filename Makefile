@@ -83,7 +83,7 @@ bench-quick: $(OUT)/spantap
 
 # libFuzzer targets (clang, with ASan and UBSan), each run FUZZ_SECONDS on a
 # scratch copy of its committed seed corpus
-FUZZ_TARGETS := http1 redis tracectx events
+FUZZ_TARGETS := http1 redis tracectx events thrift
 FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -std=gnu11 \
 	-D_GNU_SOURCE -DSPANTAP_VERSION='"fuzz"' -Ibpf -Iuser
