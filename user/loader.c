@@ -81,6 +81,8 @@ struct loader *loader__open(const struct loader_opts *o, loader_event_fn fn, voi
 		bpf_map__set_max_entries(l->skel->maps.events, o->ringbuf_bytes);
 	if (o->kernel_conns)
 		bpf_map__set_max_entries(l->skel->maps.conn_info, o->kernel_conns);
+	if (o->kernel_inflight)
+		bpf_map__set_max_entries(l->skel->maps.active_io, o->kernel_inflight);
 
 	err = spantap_bpf__load(l->skel);
 	if (err) {

@@ -14,6 +14,7 @@ struct loader_opts {
 	uint32_t capture_bytes;
 	uint32_t ringbuf_bytes;
 	uint32_t kernel_conns;
+	uint32_t kernel_inflight;
 	uint32_t pids[LOADER_MAX_FILTER];
 	int npids;
 	uint16_t ports[LOADER_MAX_FILTER];

@@ -13,6 +13,7 @@
 #include "sink.h"
 #include "span.h"
 #include "stats.h"
+#include "stitch.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -58,10 +59,10 @@ static const char usage[] =
 	"      --print             print spans too when exporting (printing is the default otherwise)\n"
 	"  -d, --duration SEC      stop after SEC seconds\n"
 	"      --stats             print counters every 5 s (they are always printed on exit)\n"
-	"      --max-conns N       connections followed at once in user space (default 32768)\n"
-	"      --max-pending N     requests awaiting a response, all connections (default 65536)\n"
-	"      --max-held N        spans held while their trace is being decided (default 512)\n"
+	"      --max-conns N, --max-pending N, --max-held N\n"
+	"                          the same as --limit conns=N, pending=N, held=N\n"
 	"      --ringbuf-mb N      kernel ring buffer size in MiB, a power of two (default 16)\n"
+	"      --limit NAME=N      the bound of one table (repeatable; --limit help lists them)\n"
 	"  -v, --verbose           debug messages (libbpf's too)\n"
 	"  -q, --quiet             errors only on stderr\n"
 	"  -V, --version           print the version\n"
@@ -109,7 +110,54 @@ enum {
 	OPT_COLLECTOR,
 	OPT_COMPRESS,
 	OPT_MAX_HELD,
+	OPT_LIMIT,
 };
+
+/* Every table's bound, by name: --limit NAME=N. */
+struct limit {
+	const char *name;
+	uint32_t def, min, max;
+	const char *what;
+};
+
+enum {
+	L_KERNEL_CONNS,
+	L_KERNEL_INFLIGHT,
+	L_CONNS,
+	L_PENDING,
+	L_PENDING_PER_CONN,
+	L_HEADS,
+	L_HELD,
+	L_TRACES,
+	L_THREADS,
+	L_PUSHES,
+	L_PROCESSES,
+	L_NLIMITS,
+};
+
+static const struct limit limits_tab[L_NLIMITS] = {
+	[L_KERNEL_CONNS] = {"kernel-conns", ST_MAX_CONNS, 256, 1u << 24, "TCP connections the kernel follows (LRU)"},
+	[L_KERNEL_INFLIGHT] = {"kernel-inflight", ST_MAX_ACTIVE, 256, 1u << 22,
+			       "syscalls in flight on followed sockets"},
+	[L_CONNS] = {"conns", 32768, 16, 1u << 22, "connections in user space (LRU eviction)"},
+	[L_PENDING] = {"pending", 65536, 16, 1u << 22, "requests awaiting a response, all connections"},
+	[L_PENDING_PER_CONN] = {"pending-per-conn", 1024, 1, 1u << 16, "of those, on one connection (pipelining)"},
+	[L_HEADS] = {"heads", 1024, 1, 1u << 20, "message heads being reassembled, 16 KiB each"},
+	[L_HELD] = {"held", 512, 1, 1u << 16, "spans held while their trace is being decided"},
+	[L_TRACES] = {"traces", 16384, 16, 1u << 22, "provisional traces (links and list pops waiting)"},
+	[L_THREADS] = {"threads", 16384, 16, 1u << 22, "threads serving a request at once (nesting)"},
+	[L_PUSHES] = {"pushes", 16384, 64, 1u << 22, "list pushes remembered for the queue hop"},
+	[L_PROCESSES] = {"processes", 4096, 16, 1u << 22, "process names cached"},
+};
+
+static void limits_help(FILE *f)
+{
+	fprintf(f, "Tables and their bounds (--limit NAME=N):\n");
+	for (int i = 0; i < L_NLIMITS; i++)
+		fprintf(f, "  %-17s %8u  %s\n", limits_tab[i].name, limits_tab[i].def, limits_tab[i].what);
+}
+
+static uint32_t lim_val[L_NLIMITS];
 
 static int parse_args(int argc, char **argv, struct config *cfg)
 {
@@ -124,6 +172,7 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 		{"max-pending", required_argument, NULL, OPT_MAX_PENDING},
 		{"ringbuf-mb", required_argument, NULL, OPT_RINGBUF},
 		{"max-held", required_argument, NULL, OPT_MAX_HELD},
+		{"limit", required_argument, NULL, OPT_LIMIT},
 		{"jaeger-agent", required_argument, NULL, OPT_AGENT},
 		{"jaeger-agent-protocol", required_argument, NULL, OPT_AGENT_PROTO},
 		{"print", no_argument, NULL, OPT_PRINT},
@@ -186,18 +235,41 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 		case OPT_MAX_CONNS:
 			if (parse_num("--max-conns", optarg, 16, 1 << 22, &v))
 				return -EINVAL;
-			cfg->lim.max_conns = (uint32_t)v;
+			lim_val[L_CONNS] = (uint32_t)v;
 			break;
 		case OPT_MAX_PENDING:
 			if (parse_num("--max-pending", optarg, 16, 1 << 22, &v))
 				return -EINVAL;
-			cfg->lim.max_pending = (uint32_t)v;
+			lim_val[L_PENDING] = (uint32_t)v;
 			break;
 		case OPT_MAX_HELD:
 			if (parse_num("--max-held", optarg, 1, 1 << 16, &v))
 				return -EINVAL;
-			cfg->alias.max_held = (uint32_t)v;
+			lim_val[L_HELD] = (uint32_t)v;
 			break;
+		case OPT_LIMIT: {
+			const char *eq = strchr(optarg, '=');
+			int i;
+
+			if (strcmp(optarg, "help") == 0) {
+				limits_help(stdout);
+				exit(0);
+			}
+			for (i = 0; i < L_NLIMITS; i++)
+				if (eq && (size_t)(eq - optarg) == strlen(limits_tab[i].name) &&
+				    strncmp(optarg, limits_tab[i].name, (size_t)(eq - optarg)) == 0)
+					break;
+			if (i == L_NLIMITS) {
+				fprintf(stderr,
+					"spantap: invalid value '%s' for --limit: expected NAME=N (--limit help)\n",
+					optarg);
+				return -EINVAL;
+			}
+			if (parse_num("--limit", eq + 1, limits_tab[i].min, limits_tab[i].max, &v))
+				return -EINVAL;
+			lim_val[i] = (uint32_t)v;
+			break;
+		}
 		case OPT_RINGBUF:
 			if (parse_num("--ringbuf-mb", optarg, 1, 1024, &v))
 				return -EINVAL;
@@ -335,28 +407,28 @@ static int on_event(void *ctx, void *data, size_t size)
 
 int main(int argc, char **argv)
 {
-	struct config cfg = {
-		.lo = {.capture_bytes = ST_CAPTURE_DEFAULT},
-		.lim = {.max_conns = 32768,
-			.max_pending = 65536,
-			.max_reasm = 1024,
-			.reasm_size = 16384,
-			.max_pending_per_conn = 1024},
-		.alias = {.max_traces = 16384, .max_held = 512},
-	};
+	struct config cfg = {.lo = {.capture_bytes = ST_CAPTURE_DEFAULT}};
 	uint64_t start, last_tick, last_stats, last_sync;
 	int err;
 
 	if (parse_args(argc, argv, &cfg))
 		return 2;
+	for (int i = 0; i < L_NLIMITS; i++)
+		if (!lim_val[i])
+			lim_val[i] = limits_tab[i].def;
+	cfg.lo.kernel_conns = lim_val[L_KERNEL_CONNS];
+	cfg.lo.kernel_inflight = lim_val[L_KERNEL_INFLIGHT];
+	cfg.lim = (struct conn_limits){.max_conns = lim_val[L_CONNS],
+				       .max_pending = lim_val[L_PENDING],
+				       .max_reasm = lim_val[L_HEADS],
+				       .reasm_size = 16384,
+				       .max_pending_per_conn = lim_val[L_PENDING_PER_CONN]};
+	cfg.alias = (struct alias_limits){.max_traces = lim_val[L_TRACES], .max_held = lim_val[L_HELD]};
 	ids__init();
 	clock__sync();
-	if (conn_table__init(&cfg.lim)) {
-		pr_err("failed to allocate connection table: %s\n", strerror(ENOMEM));
-		return 1;
-	}
-	if (alias__init(&cfg.alias)) {
-		pr_err("failed to allocate the trace alias table: %s\n", strerror(ENOMEM));
+	if (conn_table__init(&cfg.lim) || alias__init(&cfg.alias) || stitch__init(lim_val[L_THREADS]) ||
+	    queuehop__init(lim_val[L_PUSHES]) || procinfo__init(lim_val[L_PROCESSES])) {
+		pr_err("failed to allocate spantap's tables: %s (see --limit help)\n", strerror(ENOMEM));
 		return 1;
 	}
 	link__init();

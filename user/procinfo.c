@@ -4,10 +4,11 @@
 
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#define CACHE_SIZE 4096 /* power of two */
+#define DEFAULT_CACHE 4096 /* power of two */
 
 struct proc_entry {
 	uint32_t tgid;
@@ -15,7 +16,27 @@ struct proc_entry {
 	char exe[256];
 };
 
-static struct proc_entry cache[CACHE_SIZE];
+static struct proc_entry default_cache[DEFAULT_CACHE];
+static struct proc_entry *cache = default_cache;
+static uint32_t CACHE_SIZE = DEFAULT_CACHE;
+
+int procinfo__init(uint32_t processes)
+{
+	uint32_t n = 16;
+	struct proc_entry *c;
+
+	while (n < processes)
+		n <<= 1;
+	if (n == CACHE_SIZE)
+		return 0;
+	if (!(c = calloc(n, sizeof(*c))))
+		return -1;
+	if (cache != default_cache)
+		free(cache);
+	cache = c;
+	CACHE_SIZE = n;
+	return 0;
+}
 
 static size_t read_file(const char *path, char *buf, size_t len)
 {

@@ -10,6 +10,8 @@
 /* The service name of process tgid: OTEL_SERVICE_NAME from its environment,
  * else the script or jar an interpreter runs, else the executable's name;
  * comm is the fallback when /proc no longer has the process. */
+/* Processes whose names are cached (rounded up; default 4096). */
+int procinfo__init(uint32_t processes);
 const char *procinfo__service(uint32_t tgid, const char *comm);
 /* Its executable's path ("" when unknown). */
 const char *procinfo__exe(uint32_t tgid, const char *comm);

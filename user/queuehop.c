@@ -7,9 +7,10 @@
 #include "link.h"
 #include "stats.h"
 
+#include <stdlib.h>
 #include <string.h>
 
-#define SETS 4096 /* power of two */
+#define DEFAULT_SETS 4096 /* power of two */
 #define WAYS 4
 /* both ends of one pop (redis-server's and the client's) meet the record */
 #define POPPED_GRACE_NS 5000000000ULL
@@ -27,7 +28,9 @@ struct push {
 	uint64_t ts, popped_ts;
 };
 
-static struct push table[SETS][WAYS];
+static struct push default_table[DEFAULT_SETS][WAYS];
+static struct push (*table)[WAYS] = default_table;
+static uint32_t SETS = DEFAULT_SETS;
 static uint32_t nrec;
 
 static const char *const pushes[] = {"LPUSH", "RPUSH", "LPUSHX", "RPUSHX"};
@@ -173,6 +176,25 @@ void queuehop__reply(const struct conn *c, struct pending *p, const struct resp_
 		alias__resolve_id(p->follows_trace);
 		stats.queue_hops++;
 	}
+}
+
+int queuehop__init(uint32_t max_pushes)
+{
+	uint32_t n = 16;
+	struct push(*t)[WAYS];
+
+	while (n * WAYS < max_pushes)
+		n <<= 1;
+	if (n == SETS)
+		return 0;
+	queuehop__reset();
+	if (!(t = calloc(n, sizeof(*t))))
+		return -1;
+	if (table != default_table)
+		free(table);
+	table = t;
+	SETS = n;
+	return 0;
 }
 
 void queuehop__reset(void)

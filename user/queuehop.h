@@ -14,6 +14,8 @@ struct conn;
 struct pending;
 struct resp_msg;
 
+/* Pushes remembered (rounded up; default 16384). 0, or -1 (no memory). */
+int queuehop__init(uint32_t max_pushes);
 /* A command's request started (its ids are fixed). */
 void queuehop__command(const struct conn *c, struct pending *p, const struct resp_msg *m, uint64_t ts);
 /* Its span is about to be emitted, with its reply (NULL: none came). */

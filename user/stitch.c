@@ -7,9 +7,10 @@
 #include "proto.h"
 #include "span.h"
 
+#include <stdlib.h>
 #include <string.h>
 
-#define SLOTS 16384 /* power of two; threads serving requests at once */
+#define DEFAULT_SLOTS 16384 /* power of two; threads serving requests at once */
 
 struct slot {
 	uint32_t tid; /* 0: empty */
@@ -17,7 +18,27 @@ struct slot {
 	struct pending *p; /* the request when inflight == 1 */
 };
 
-static struct slot table[SLOTS];
+static struct slot default_table[DEFAULT_SLOTS];
+static struct slot *table = default_table;
+static uint32_t SLOTS = DEFAULT_SLOTS;
+
+int stitch__init(uint32_t threads)
+{
+	uint32_t n = 16;
+	struct slot *t;
+
+	while (n < threads)
+		n <<= 1;
+	if (n == SLOTS)
+		return 0;
+	if (!(t = calloc(n, sizeof(*t))))
+		return -1;
+	if (table != default_table)
+		free(table);
+	table = t;
+	SLOTS = n;
+	return 0;
+}
 
 static uint32_t hash(uint32_t tid)
 {
