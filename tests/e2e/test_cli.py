@@ -48,6 +48,9 @@ def test_bad_flags_get_one_line_error():
         (["--capture-bytes", "20"], "invalid value '20' for --capture-bytes"),
         (["--ringbuf-mb", "3"], "expected a power of two"),
         (["extra"], "unexpected argument 'extra'"),
+        (["--limit", "foo=1"], "invalid value 'foo=1' for --limit"),
+        (["--limit", "held"], "invalid value 'held' for --limit"),
+        (["--limit", "held=0"], "invalid value '0' for --limit"),
     ]:
         rc, out, err = bad(*args)
         assert rc == 2 and out == "" and len(err) == 1 and words in err[0], (args, err)
@@ -56,6 +59,8 @@ def test_bad_flags_get_one_line_error():
 def test_help_and_version():
     p = subprocess.run([SPANTAP, "--help"], capture_output=True, text=True)
     assert p.returncode == 0 and "--port" in p.stdout and "--output" in p.stdout
+    p = subprocess.run([SPANTAP, "--limit", "help"], capture_output=True, text=True)
+    assert p.returncode == 0 and len(p.stdout.splitlines()) == 12 and "kernel-conns" in p.stdout
     p = subprocess.run([SPANTAP, "--version"], capture_output=True, text=True)
     assert p.returncode == 0 and p.stdout.startswith("spantap ")
 
