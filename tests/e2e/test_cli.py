@@ -15,7 +15,8 @@ def test_default_output_is_one_text_line_per_span(httpapp):
         while b"tracing" not in open(err.name, "rb").read():
             assert p.poll() is None and time.time() < deadline
             time.sleep(0.05)
-        run("curl", "-s", "-o", "/dev/null", "http://127.0.0.1:%d/status/503" % app.port)
+        run("curl", "-s", "-o", "/dev/null", "-H", "Authorization: Bearer SECRETTEXT1", "-H",
+            "Cookie: s=SECRETTEXT2", "http://127.0.0.1:%d/status/503?token=SECRETTEXT3" % app.port)
         time.sleep(0.5)
         p.send_signal(signal.SIGINT)
         p.wait(timeout=20)
@@ -28,7 +29,9 @@ def test_default_output_is_one_text_line_per_span(httpapp):
     assert len(server) == 1 and len(client) == 1
     assert "httpapp" in server[0] and "GET /status/503" in server[0] and " 503" in server[0]
     assert "ERROR" in server[0] and "ERROR" in client[0]
-    assert "curl" in client[0] and "http://127.0.0.1:%d/status/503" % app.port in client[0]
+    assert "curl" in client[0] and "http://127.0.0.1:%d/status/503?token=?" % app.port in client[0]
+    # secrets stay out of the terminal too
+    assert "SECRETTEXT" not in "\n".join(lines) + stderr
     # counters are printed on exit
     assert "spans" in stderr and "lost_events" in stderr
 
