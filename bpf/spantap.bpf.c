@@ -41,8 +41,11 @@ struct conn_info {
 	__u8 gap; /* an event was lost: flag the next one */
 	__u16 lport;
 	__u16 rport;
-	__u16 pad[3];
+	__u8 npre; /* bytes in pre: a message's start too short to classify yet */
+	__u8 pad[5];
 	__u64 start; /* the process's start time: a reused pid is not this one */
+	__u64 pre_ts;
+	__u8 pre[16]; /* at most 7 used; 16 lets the verifier bound offset + length */
 	__u8 laddr[16];
 	__u8 raddr[16];
 };
@@ -347,6 +350,43 @@ static __always_inline __u32 copy_iov(__u8 *dst, const struct iovec *iov, __u32 
 	return off;
 }
 
+static __always_inline void fill_hdr(struct event_buf *e, struct conn_info *ci, struct active_io *a, __u64 id,
+				     __u64 len, __u32 ncap, __u64 ts_enter, __u64 ts_exit, __u8 flags)
+{
+	e->h.type = ST_EV_DATA;
+	e->h.dir = a->dir;
+	e->h.role = ci->role;
+	e->h.proto = ci->proto;
+	e->h.flags = (ci->gap ? ST_F_GAP : 0) | flags;
+	e->h.family = ci->family;
+	e->h.lport = ci->lport;
+	e->h.rport = ci->rport;
+	e->h.tgid = id >> 32;
+	e->h.tid = (__u32)id;
+	e->h.fd = a->fd;
+	e->h.cap_len = ncap;
+	e->h.pad1 = 0;
+	e->h.conn_id = ci->conn_id;
+	e->h.ts_enter = ts_enter;
+	e->h.ts_exit = ts_exit;
+	e->h.len = len;
+	__builtin_memcpy(e->h.laddr, ci->laddr, 16);
+	__builtin_memcpy(e->h.raddr, ci->raddr, 16);
+	bpf_get_current_comm(e->h.comm, sizeof(e->h.comm));
+}
+
+static __always_inline void output(struct event_buf *e, struct conn_info *ci, __u32 ncap)
+{
+	if (ncap > ST_CAPTURE_MAX)
+		ncap = ST_CAPTURE_MAX;
+	if (bpf_ringbuf_output(&events, e, sizeof(e->h) + ncap, rb_flags())) {
+		ci->gap = 1;
+		count(ST_C_LOST, 1);
+		return;
+	}
+	ci->gap = 0;
+}
+
 static __always_inline void emit(void *ctx, struct conn_info *ci, struct active_io *a, __u64 id, __u64 len, __u64 now)
 {
 	__u32 cpu = bpf_get_smp_processor_id(), cap = targ_capture, ncap = 0;
@@ -374,20 +414,56 @@ static __always_inline void emit(void *ctx, struct conn_info *ci, struct active_
 	start = ci->last_dir != a->dir;
 	ci->last_dir = a->dir;
 	if (ci->proto == ST_PROTO_UNKNOWN) {
-		if (!start || (a->kind != IO_BUF && !iov))
+		__u32 npre = ci->npre & 7;
+
+		if (start) {
+			/* a kept start that never grew to 8 bytes: a short message */
+			if (npre && ++ci->misses >= MAX_MISSES) {
+				ci->proto = ST_PROTO_OTHER;
+				return;
+			}
+			npre = ci->npre = 0;
+		} else if (!npre) {
 			return;
-		if (a->kind == IO_BUF) {
-			if (len < 8 || bpf_probe_read_user(head, sizeof(head), (void *)a->ptr))
+		}
+		if (a->kind != IO_BUF && !iov)
+			goto miss;
+		if (a->kind == IO_BUF && npre + len < 8) {
+			/* a start too short to tell (a client writing a byte at a
+			 * time): keep it, and decide with the next bytes */
+			__u32 n = len & 7;
+			if (!npre)
+				ci->pre_ts = a->ts;
+			if (bpf_probe_read_user(&ci->pre[npre], n, (void *)a->ptr))
 				goto miss;
+			ci->npre = npre + n;
+			return;
+		}
+		if (a->kind == IO_BUF) {
+			__u64 p64, t64 = 0, h64;
+			if (bpf_probe_read_user(&t64, len < 8 ? (len & 7) : 8, (void *)a->ptr))
+				goto miss;
+			/* little-endian: the kept bytes, then this buffer's */
+			__builtin_memcpy(&p64, ci->pre, 8);
+			h64 = npre ? (p64 & ((1ULL << (8 * npre)) - 1)) | (t64 << (8 * npre)) : t64;
+			__builtin_memcpy(head, &h64, 8);
 		} else {
 			struct iovec v;
-			if (bpf_probe_read_user(&v, sizeof(v), iov) || v.iov_len < 8 ||
+			if (npre || bpf_probe_read_user(&v, sizeof(v), iov) || v.iov_len < 8 ||
 			    bpf_probe_read_user(head, sizeof(head), v.iov_base))
 				goto miss;
 		}
 		ci->proto = classify(head, a->dir, &ci->role);
 		if (ci->proto == ST_PROTO_UNKNOWN)
 			goto miss;
+		if (npre) {
+			/* the kept start goes first, as its own event */
+			fill_hdr(e, ci, a, id, npre, npre, ci->pre_ts, ci->pre_ts, ST_F_START);
+			__builtin_memcpy(e->data, ci->pre, 8);
+			output(e, ci, npre);
+			ci->npre = 0;
+			start = false;
+		}
 	}
 
 	if (a->kind == IO_BUF) {
@@ -401,36 +477,12 @@ static __always_inline void emit(void *ctx, struct conn_info *ci, struct active_
 	}
 	if (ncap > ST_CAPTURE_MAX)
 		ncap = ST_CAPTURE_MAX;
-
-	e->h.type = ST_EV_DATA;
-	e->h.dir = a->dir;
-	e->h.role = ci->role;
-	e->h.proto = ci->proto;
-	e->h.flags = (ci->gap ? ST_F_GAP : 0) | (a->kind == IO_COUNT || a->kind == IO_MMSG ? ST_F_NO_DATA : 0) |
-		     (start ? ST_F_START : 0);
-	e->h.family = ci->family;
-	e->h.lport = ci->lport;
-	e->h.rport = ci->rport;
-	e->h.tgid = id >> 32;
-	e->h.tid = (__u32)id;
-	e->h.fd = a->fd;
-	e->h.cap_len = ncap;
-	e->h.pad1 = 0;
-	e->h.conn_id = ci->conn_id;
-	e->h.ts_enter = a->ts;
-	e->h.ts_exit = now;
-	e->h.len = len;
-	__builtin_memcpy(e->h.laddr, ci->laddr, 16);
-	__builtin_memcpy(e->h.raddr, ci->raddr, 16);
-	bpf_get_current_comm(e->h.comm, sizeof(e->h.comm));
-	if (bpf_ringbuf_output(&events, e, sizeof(e->h) + ncap, rb_flags())) {
-		ci->gap = 1;
-		count(ST_C_LOST, 1);
-		return;
-	}
-	ci->gap = 0;
+	fill_hdr(e, ci, a, id, len, ncap, a->ts, now,
+		 (a->kind == IO_COUNT || a->kind == IO_MMSG ? ST_F_NO_DATA : 0) | (start ? ST_F_START : 0));
+	output(e, ci, ncap);
 	return;
 miss:
+	ci->npre = 0;
 	if (++ci->misses >= MAX_MISSES)
 		ci->proto = ST_PROTO_OTHER;
 }

@@ -25,11 +25,21 @@ static int libbpf_log(enum libbpf_print_level lvl, const char *fmt, va_list ap)
 {
 	enum log_level l = lvl == LIBBPF_WARN ? LOG_WARN : LOG_DEBUG;
 	char buf[1024];
+	va_list ap2;
+	int n;
 
 	if (l > log_level)
 		return 0;
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	log_msg(l, "libbpf: %s", buf);
+	va_copy(ap2, ap);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	if (n >= (int)sizeof(buf)) {
+		/* a verifier log: all of it, it is what explains a failed load */
+		fputs("spantap: libbpf: ", stderr);
+		vfprintf(stderr, fmt, ap2);
+	} else {
+		log_msg(l, "libbpf: %s", buf);
+	}
+	va_end(ap2);
 	return 0;
 }
 

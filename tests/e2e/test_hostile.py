@@ -106,15 +106,16 @@ def test_client_sending_a_byte_at_a_time(tracer, httpapp):
         got = s.recv(65536)
     elapsed = time.time() - t0
     assert got.startswith(b"HTTP/1.1 200")
-    run("curl", "-sf", "-o", "/dev/null", "http://127.0.0.1:%d/hello?after=1" % app.port)
     spans = t.stop()
-    # a message whose first write or read is shorter than 8 bytes cannot be
-    # classified in the kernel: that connection is not followed (see
-    # README, Limits). Nothing false comes out of it, and the next
-    # connection is traced as usual.
-    assert sorted((s["kind"], s["tags"]["url.query"]) for s in spans) == [("client", "after=1"),
-                                                                          ("server", "after=1")]
-    assert elapsed >= (len(req) - 1) * 0.1
+    # the kernel keeps a start too short to classify and decides with the
+    # next bytes: one exchange, both ends, timed from the first byte
+    assert sorted((s["kind"], s["name"]) for s in spans) == [("client", "GET"), ("server", "GET /hello")]
+    client, server = by(spans, kind="client")[0], by(spans, kind="server")[0]
+    assert client["tags"]["url.query"] == server["tags"]["url.query"] == "slow=1"
+    assert client["duration_us"] >= (len(req) - 1) * 0.1 * 1e6 * 0.9
+    assert client["duration_us"] <= elapsed * 1e6
+    assert server["parent_span_id"] == client["span_id"]
+    assert all(not s["error"] for s in spans)
 
 
 def test_half_closed_sockets(tracer, httpapp, redis_server):
