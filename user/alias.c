@@ -17,7 +17,8 @@ enum { A_WAITING = 1, A_LINKED, A_CUT };
 #define MAX_HOPS 8
 
 struct alias {
-	uint64_t key; /* 0: empty slot */
+	uint64_t key;  /* 0: empty slot */
+	uint64_t key2; /* the trace id's other half: a lookalike is not this one */
 	uint8_t state;
 	uint8_t kind;	    /* enum alias_kind */
 	uint8_t target_ref; /* holds a reference on the target's entry */
@@ -84,14 +85,23 @@ static uint32_t home(uint64_t k)
 	return (uint32_t)((k * 0x9e3779b97f4a7c15ULL) >> 40) & mask;
 }
 
+static uint64_t key2_of(const uint8_t t[16])
+{
+	uint64_t k;
+
+	memcpy(&k, t + 8, 8);
+	return k;
+}
+
 static struct alias *find(const uint8_t t[16])
 {
-	uint64_t k = key_of(t);
+	uint64_t k = key_of(t), k2;
 
 	if (!nentries || !k)
 		return NULL;
+	k2 = key2_of(t);
 	for (uint32_t i = home(k);; i = (i + 1) & mask) {
-		if (table[i].key == k)
+		if (table[i].key == k && table[i].key2 == k2)
 			return &table[i];
 		if (!table[i].key)
 			return NULL;
@@ -150,10 +160,11 @@ int alias__wait(struct pending *p, uint64_t deadline, enum alias_kind kind)
 		return -1;
 	}
 	for (i = home(k); table[i].key; i = (i + 1) & mask)
-		if (table[i].key == k)
+		if (table[i].key == k && table[i].key2 == key2_of(p->trace_id))
 			return -1; /* already provisional */
 	memset(&table[i], 0, sizeof(table[i]));
 	table[i].key = k;
+	table[i].key2 = key2_of(p->trace_id);
 	table[i].state = A_WAITING;
 	table[i].deadline = deadline;
 	table[i].kind = (uint8_t)kind;
