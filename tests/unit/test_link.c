@@ -293,6 +293,32 @@ static void test_queue_hop(void **state)
 	assert_int_equal(stats.queue_hops, 1);
 }
 
+static void test_queue_hop_server_end_seen_first(void **state)
+{
+	(void)state;
+	/* redis-server's read of the BRPOP arrives before the worker's write,
+	 * and its reply before the worker's read: the same trace comes out */
+	ev(&pusher, ST_DIR_EGRESS, 500, 510, LPUSH("job-3"));
+	ev(&r_push, ST_DIR_INGRESS, 505, 520, LPUSH("job-3"));
+	ev(&r_push, ST_DIR_EGRESS, 530, 540, ":1\r\n");
+	ev(&pusher, ST_DIR_INGRESS, 515, 550, ":1\r\n");
+	ev(&r_pop, ST_DIR_INGRESS, 1005, 1020, BRPOP);
+	ev(&worker, ST_DIR_EGRESS, 1000, 1030, BRPOP);
+	ev(&r_pop, ST_DIR_EGRESS, 1050, 1060, POPPED("job-3"));
+	ev(&worker, ST_DIR_INGRESS, 1015, 1080, POPPED("job-3"));
+	alias__tick(2000);
+	assert_int_equal(ngot, 4);
+	const struct span *push = find("LPUSH", 50), *pop = find("BRPOP", 60), *spop = find("BRPOP", 70);
+	assert_memory_equal(pop->trace_id, push->trace_id, 16);
+	assert_int_equal(pop->follows_id, push->span_id);
+	assert_int_equal(pop->parent_id, 0);
+	assert_memory_equal(spop->trace_id, push->trace_id, 16);
+	assert_int_equal(spop->parent_id, pop->span_id);
+	assert_int_equal(spop->follows_id, 0);
+	assert_int_equal(stats.queue_hops, 1);
+	assert_int_equal(stats.links, 2);
+}
+
 static void test_queue_hop_ambiguous_or_unknown(void **state)
 {
 	(void)state;
@@ -350,6 +376,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hold_is_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_abandoned_parent_still_emitted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_hop, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_queue_hop_server_end_seen_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_hop_ambiguous_or_unknown, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pop_inside_a_request_refers_to_push, setup, teardown),
 	};
