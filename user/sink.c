@@ -148,6 +148,8 @@ static void print_text(FILE *f, const struct span *s)
 		fputs("  ERROR", f);
 		tag_text(f, s, "error.type");
 	}
+	/* enough of the trace id to grep a request's spans together */
+	fprintf(f, "  trace=%02x%02x%02x%02x", s->trace_id[0], s->trace_id[1], s->trace_id[2], s->trace_id[3]);
 	fputc('\n', f);
 }
 
