@@ -30,6 +30,8 @@ def test_default_output_is_one_text_line_per_span(httpapp):
     assert "httpapp" in server[0] and "GET /status/503" in server[0] and " 503" in server[0]
     assert "ERROR" in server[0] and "ERROR" in client[0]
     assert "curl" in client[0] and "http://127.0.0.1:%d/status/503?token=?" % app.port in client[0]
+    # both ends of the request are one trace, and the lines say so
+    assert server[0].split("trace=")[1] == client[0].split("trace=")[1] and len(server[0].split("trace=")[1]) == 8
     # secrets stay out of the terminal too
     assert "SECRETTEXT" not in "\n".join(lines) + stderr
     # counters are printed on exit
