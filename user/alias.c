@@ -233,6 +233,8 @@ void alias__resolve_id(uint8_t t[16])
 		memcpy(t, a->target, 16);
 }
 
+static void release_decided(void);
+
 int alias__link(const uint8_t from[16], const uint8_t to[16], uint64_t parent, uint64_t follows)
 {
 	struct alias *a = find(from), *b;
@@ -252,6 +254,8 @@ int alias__link(const uint8_t from[16], const uint8_t to[16], uint64_t parent, u
 		b->refs++;
 		a->target_ref = 1;
 	}
+	/* out now, in the order the requests came, not at the next tick */
+	release_decided();
 	return 0;
 }
 
@@ -259,8 +263,10 @@ void alias__cut(const uint8_t from[16])
 {
 	struct alias *a = find(from);
 
-	if (a && a->state == A_WAITING)
+	if (a && a->state == A_WAITING) {
 		a->state = A_CUT;
+		release_decided();
+	}
 }
 
 /* Rewrites s as far as decided; returns the entry it waits on, or NULL. */
@@ -348,13 +354,26 @@ void alias__emit(struct span *s)
 		span__deliver(s);
 }
 
+/* Delivers the held spans whose trace is decided, oldest first. */
+static void release_decided(void)
+{
+	for (;;) {
+		uint32_t best = max_held;
+		for (uint32_t i = 0; nheld && i < max_held; i++)
+			if (held_used[i] && !resolve(&held[i].s) && (best == max_held || held[i].seq < held[best].seq))
+				best = i;
+		if (best == max_held)
+			return;
+		release(best);
+	}
+}
+
 void alias__tick(uint64_t wm)
 {
 	if (wm > watermark)
 		watermark = wm;
-	for (uint32_t i = 0; nheld && i < max_held; i++)
-		if (held_used[i] && !resolve(&held[i].s))
-			release(i);
+	if (nheld)
+		release_decided();
 }
 
 void alias__flush(void)
