@@ -9,9 +9,11 @@
 #include "pool.h"
 #include "procinfo.h"
 #include "stats.h"
+#include "span.h"
 #include "stitch.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -175,6 +177,12 @@ static struct conn *conn_create(const struct st_event_hdr *h)
 	c->comm[ST_COMM_LEN - 1] = 0;
 	norm_addr(c->nladdr, c->family, c->laddr);
 	norm_addr(c->nraddr, c->family, c->raddr);
+	addr__format(c->rip, sizeof(c->rip), c->family, c->raddr);
+	addr__format(c->lip, sizeof(c->lip), c->family, c->laddr);
+	c->rip_len = (uint8_t)strlen(c->rip);
+	c->lip_len = (uint8_t)strlen(c->lip);
+	c->v6 = strchr(c->rip, ':') != NULL;
+	c->peer_len = (uint8_t)snprintf(c->peer, sizeof(c->peer), c->v6 ? "[%s]:%u" : "%s:%u", c->rip, c->rport);
 	c->hnext = buckets[bucket_of(c->conn_id)];
 	buckets[bucket_of(c->conn_id)] = c;
 	uint32_t tb = tuple_bucket(c->nladdr, c->lport, c->nraddr, c->rport);

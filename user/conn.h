@@ -21,6 +21,10 @@ struct conn {
 	uint16_t lport, rport;
 	uint8_t laddr[16], raddr[16];
 	uint8_t nladdr[16], nraddr[16]; /* the same as IPv6 (v4-mapped) */
+	/* formatted once: "ip" of each end, and "ip:port" / "[ip6]:port" of
+	 * the peer (span assembly would otherwise format them per span) */
+	char rip[48], lip[48], peer[56];
+	uint8_t rip_len, lip_len, peer_len, v6;
 	char comm[ST_COMM_LEN];
 	uint64_t last_ts;
 	struct pending *pq_head, *pq_tail;

@@ -77,8 +77,7 @@ static void emit_span(struct conn *c, const struct pending *p, int status, uint6
 		hostlen = snprintf(host, sizeof(host), "%.*s", (int)p->http.host_len, p->http.host);
 	} else {
 		/* no Host header (HTTP/1.0): the address the client connected to */
-		char ip[48];
-		addr__format(ip, sizeof(ip), c->family, kind == SPAN_KIND_SERVER ? c->laddr : c->raddr);
+		const char *ip = kind == SPAN_KIND_SERVER ? c->lip : c->rip;
 		hostlen = snprintf(host, sizeof(host), strchr(ip, ':') ? "[%s]:%u" : "%s:%u", ip,
 				   kind == SPAN_KIND_SERVER ? c->lport : c->rport);
 	}

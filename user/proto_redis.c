@@ -106,9 +106,7 @@ static void emit_span(struct conn *c, struct pending *p, const struct resp_msg *
 	span__tag_cstr(&sp, "db.instance", db);
 	span__tag_int(&sp, "db.redis.database_index", p->redis.db);
 	if (c->role == ST_ROLE_CLIENT) {
-		char ip[48];
-		addr__format(ip, sizeof(ip), c->family, c->raddr);
-		span__tag_cstr(&sp, "server.address", ip);
+		span__tag_str(&sp, "server.address", c->rip, c->rip_len);
 	}
 	if (reply && (reply->type == '-' || reply->type == '!')) {
 		/* the error's code is its first word: ERR, WRONGTYPE, NOAUTH... */

@@ -194,8 +194,6 @@ void span__set_name(struct span *s, const char *a, size_t alen, const char *b, s
 void span__begin(struct span *s, const struct conn *c, enum span_kind kind, uint64_t start_mono, uint64_t end_mono,
 		 uint32_t tid)
 {
-	char ip[INET6_ADDRSTRLEN], lip[INET6_ADDRSTRLEN], pa[INET6_ADDRSTRLEN + 8];
-
 	s->ntags = 0;
 	s->strused = 0;
 	s->error = false;
@@ -210,21 +208,18 @@ void span__begin(struct span *s, const struct conn *c, enum span_kind kind, uint
 	s->end_ns = s->start_ns + (end_mono - start_mono);
 	s->service = procinfo__service(c->tgid, c->comm);
 
-	addr__format(ip, sizeof(ip), c->family, c->raddr);
-	addr__format(lip, sizeof(lip), c->family, c->laddr);
 	span__tag_cstr(s, "span.kind", kind == SPAN_KIND_SERVER ? "server" : "client");
 	span__tag_cstr(s, "network.transport", "tcp");
-	span__tag_cstr(s, "network.type", strchr(ip, ':') ? "ipv6" : "ipv4");
-	span__tag_cstr(s, "network.peer.address", ip);
+	span__tag_cstr(s, "network.type", c->v6 ? "ipv6" : "ipv4");
+	span__tag_str(s, "network.peer.address", c->rip, c->rip_len);
 	span__tag_int(s, "network.peer.port", c->rport);
-	span__tag_cstr(s, "network.local.address", lip);
+	span__tag_str(s, "network.local.address", c->lip, c->lip_len);
 	span__tag_int(s, "network.local.port", c->lport);
-	span__tag_cstr(s, strchr(ip, ':') ? "peer.ipv6" : "peer.ipv4", ip);
+	span__tag_str(s, c->v6 ? "peer.ipv6" : "peer.ipv4", c->rip, c->rip_len);
 	span__tag_int(s, "peer.port", c->rport);
-	snprintf(pa, sizeof(pa), strchr(ip, ':') ? "[%s]:%u" : "%s:%u", ip, c->rport);
-	span__tag_cstr(s, "peer.address", pa);
+	span__tag_str(s, "peer.address", c->peer, c->peer_len);
 	if (kind == SPAN_KIND_SERVER) {
-		span__tag_cstr(s, "client.address", ip);
+		span__tag_str(s, "client.address", c->rip, c->rip_len);
 		span__tag_int(s, "client.port", c->rport);
 		span__tag_int(s, "server.port", c->lport);
 	} else {

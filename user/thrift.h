@@ -35,10 +35,93 @@ struct thrift_w {
 };
 
 void thrift_w_init(struct thrift_w *w, enum thrift_proto proto, uint8_t *buf, size_t cap);
+void thrift__varint(struct thrift_w *w, uint64_t v);
+
+/* The hot path, inline (a span is ~30 tags of 3 fields each). */
+
+/* compact protocol type ids */
+enum {
+	THRIFT_C_TRUE = 1,
+	THRIFT_C_FALSE = 2,
+	THRIFT_C_I32 = 5,
+	THRIFT_C_I64 = 6,
+	THRIFT_C_DOUBLE = 7,
+	THRIFT_C_BINARY = 8,
+	THRIFT_C_LIST = 9,
+	THRIFT_C_STRUCT = 12,
+};
+
+static inline void thrift__put8(struct thrift_w *w, uint8_t b)
+{
+	if (w->len < w->cap)
+		w->buf[w->len++] = b;
+	else
+		w->overflow = true;
+}
+
+static inline uint8_t thrift__compact_type(enum thrift_type t)
+{
+	switch (t) {
+	case T_BOOL:
+		return THRIFT_C_TRUE;
+	case T_DOUBLE:
+		return THRIFT_C_DOUBLE;
+	case T_I32:
+		return THRIFT_C_I32;
+	case T_I64:
+		return THRIFT_C_I64;
+	case T_STRING:
+		return THRIFT_C_BINARY;
+	case T_STRUCT:
+		return THRIFT_C_STRUCT;
+	case T_LIST:
+		return THRIFT_C_LIST;
+	}
+	return 0;
+}
+
+static inline void thrift__compact_field(struct thrift_w *w, uint8_t ctype, int16_t id)
+{
+	int16_t delta = (int16_t)(id - w->last_fid[w->depth]);
+
+	if (delta > 0 && delta <= 15) {
+		thrift__put8(w, (uint8_t)(delta << 4 | ctype));
+	} else {
+		thrift__put8(w, ctype);
+		thrift__varint(w, ((uint64_t)(int64_t)id << 1) ^ (uint64_t)((int64_t)id >> 63));
+	}
+	w->last_fid[w->depth] = id;
+}
+
+static inline void thrift_struct_begin(struct thrift_w *w)
+{
+	if (w->depth + 1 >= THRIFT_MAX_DEPTH) {
+		w->overflow = true;
+		return;
+	}
+	w->last_fid[++w->depth] = 0;
+}
+
+/* writes the stop field */
+static inline void thrift_struct_end(struct thrift_w *w)
+{
+	thrift__put8(w, 0); /* T_STOP in both protocols */
+	if (w->depth > 0)
+		w->depth--;
+}
+
+static inline void thrift_field_begin(struct thrift_w *w, enum thrift_type type, int16_t id)
+{
+	if (w->proto == THRIFT_COMPACT) {
+		thrift__compact_field(w, thrift__compact_type(type), id);
+	} else {
+		thrift__put8(w, (uint8_t)type);
+		thrift__put8(w, (uint8_t)(id >> 8));
+		thrift__put8(w, (uint8_t)id);
+	}
+}
+
 void thrift_message_begin(struct thrift_w *w, const char *name, enum thrift_msg type, int32_t seqid);
-void thrift_struct_begin(struct thrift_w *w);
-void thrift_struct_end(struct thrift_w *w); /* writes the stop field */
-void thrift_field_begin(struct thrift_w *w, enum thrift_type type, int16_t id);
 void thrift_list_begin(struct thrift_w *w, enum thrift_type elem, uint32_t size);
 void thrift_i32(struct thrift_w *w, int32_t v);
 void thrift_i64(struct thrift_w *w, int64_t v);
