@@ -41,8 +41,12 @@ struct conn_info {
 	__u8 gap; /* an event was lost: flag the next one */
 	__u16 lport;
 	__u16 rport;
-	__u8 npre; /* bytes in pre: a message's start too short to classify yet */
-	__u8 pad[5];
+	__u8 npre;     /* bytes in pre: a message's start too short to classify yet */
+	__u8 deferred; /* this connection's request waits in defer_tid's slot */
+	__u8 pad[4];
+	__u32 wr_tid; /* the thread whose write entered at wr_ts */
+	__u32 defer_tid;
+	__u64 wr_ts; /* entry of a write in flight: no active_io entry needed */
 	__u64 start; /* the process's start time: a reused pid is not this one */
 	__u64 pre_ts;
 	__u8 pre[16]; /* at most 7 used; 16 lets the verifier bound offset + length */
@@ -70,7 +74,18 @@ struct active_io {
 	__u8 pad[6];
 };
 
+/* A request start waiting for its response, one per thread: sent in the
+ * same ring-buffer record as the next event of its connection. */
+struct defer_slot {
+	__u64 conn_id; /* 0: empty */
+	__u32 len;     /* bytes of ev in use: header + payload, rounded up to 8 */
+	__u32 pad;
+	__u8 ev[ST_DEFER_SLOT];
+};
+
 struct event_buf {
+	/* a deferred event is copied in right before h: one record, both */
+	__u8 pre[ST_DEFER_SLOT];
 	struct st_event_hdr h;
 	/* twice the capture limit so the verifier can bound offset + length */
 	__u8 data[2 * ST_CAPTURE_MAX];
@@ -94,6 +109,38 @@ struct {
 	__type(key, __u64);
 	__type(value, struct active_io);
 } active_io SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ST_MAX_DEFER);
+	__type(key, __u32); /* tid */
+	__type(value, struct defer_slot);
+} deferred SEC(".maps");
+
+/* an all-zero slot to create entries of deferred from */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct defer_slot);
+} defer_zero SEC(".maps");
+
+/* (process, fd) pairs known not to be TCP sockets: files, pipes, unix and
+ * UDP sockets cost one lookup per syscall, not a walk of the fd table */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, ST_MAX_NOT_TCP);
+	__type(key, struct conn_key);
+	__type(value, __u64); /* the process's start time */
+} not_tcp SEC(".maps");
+
+/* bytes submitted on this CPU since the last wakeup */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} wake_acc SEC(".maps");
 
 /* one entry per CPU (set from user space): too big for a per-CPU map */
 struct {
@@ -127,13 +174,24 @@ struct {
 
 static __u64 next_conn_id;
 
-/* Waking the reader costs more than the rest of a program: wake it only
- * when this much is waiting; it also polls on a short timeout. */
+/* Waking the reader costs more than the rest of a program: wake it once
+ * this CPU has submitted this much since its last wakeup; the reader also
+ * polls on a short timeout. Counted per CPU: asking the ring how much is
+ * waiting touches a cache line the reader writes, on every event. */
 #define WAKEUP_BYTES (256 * 1024)
 
-static __always_inline __u64 rb_flags(void)
+static __always_inline __u64 rb_flags(__u32 size)
 {
-	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	__u32 zero = 0;
+	__u64 *acc = bpf_map_lookup_elem(&wake_acc, &zero);
+
+	if (!acc)
+		return 0;
+	*acc += size;
+	if (*acc < WAKEUP_BYTES)
+		return BPF_RB_NO_WAKEUP;
+	*acc = 0;
+	return BPF_RB_FORCE_WAKEUP;
 }
 
 static __always_inline void count(__u32 idx, __u64 n)
@@ -232,14 +290,32 @@ static __always_inline bool port_wanted(const struct conn_info *ci)
 	return bpf_map_lookup_elem(&filter_ports, &ci->lport) || bpf_map_lookup_elem(&filter_ports, &ci->rport);
 }
 
+/* Known not to be a TCP socket (an entry of a reused pid does not count). */
+static __always_inline bool not_tcp_known(struct conn_key *key)
+{
+	__u64 *start = bpf_map_lookup_elem(&not_tcp, key);
+
+	return start && *start == proc_start();
+}
+
+/* fd names something new: forget what it was */
+static __always_inline void fd_forget(struct conn_key *key)
+{
+	bpf_map_delete_elem(&conn_info, key);
+	bpf_map_delete_elem(&not_tcp, key);
+}
+
 /* Start following (tgid, fd) if it is a TCP socket. */
 static __always_inline struct conn_info *conn_new(struct conn_key *key, __u8 role)
 {
 	struct conn_info ci = {};
 	struct sock *sk = fd_tcp_sock(key->fd);
 
-	if (!sk)
+	if (!sk) {
+		__u64 start = proc_start();
+		bpf_map_update_elem(&not_tcp, key, &start, BPF_ANY);
 		return NULL;
+	}
 	ci.conn_id = __sync_fetch_and_add(&next_conn_id, 1) + 1;
 	ci.start = proc_start();
 	ci.role = role;
@@ -310,7 +386,16 @@ static __always_inline void stash(__u8 kind, __u8 dir, __u32 fd, __u64 ptr, __u3
 		struct conn_key key = {.tgid = tgid, .fd = fd};
 		struct conn_info *ci = conn_lookup(&key);
 
-		if (ci && ci->proto == ST_PROTO_OTHER)
+		if (ci) {
+			if (ci->proto == ST_PROTO_OTHER)
+				return;
+			/* the exit finds its arguments in the saved registers
+			 * and its entry time here: no active_io entry */
+			ci->wr_ts = bpf_ktime_get_ns();
+			ci->wr_tid = (__u32)id;
+			return;
+		}
+		if (not_tcp_known(&key))
 			return;
 	}
 	a.ptr = ptr;
@@ -375,16 +460,104 @@ static __always_inline void fill_hdr(struct event_buf *e, struct conn_info *ci, 
 	bpf_get_current_comm(e->h.comm, sizeof(e->h.comm));
 }
 
-static __always_inline void output(struct event_buf *e, struct conn_info *ci, __u32 ncap)
+/* Send e (header filled in, ncap payload bytes) as one record, after the
+ * deferred event in s when there is one (s is emptied). */
+static __always_inline void output(struct event_buf *e, struct conn_info *ci, __u32 ncap, struct defer_slot *s)
 {
+	__u32 off = ST_DEFER_SLOT, n, nev = 1;
+
 	if (ncap > ST_CAPTURE_MAX)
 		ncap = ST_CAPTURE_MAX;
-	if (bpf_ringbuf_output(&events, e, sizeof(e->h) + ncap, rb_flags())) {
-		ci->gap = 1;
-		count(ST_C_LOST, 1);
+	n = sizeof(e->h) + ncap;
+	if (s) {
+		__u32 l = s->len;
+
+		asm volatile("" : "+r"(l));
+		l &= 0xfff; /* a bound the verifier keeps on every copy of l */
+		if (l > ST_DEFER_SLOT)
+			l = ST_DEFER_SLOT;
+		off = ST_DEFER_SLOT - l;
+		if (off > ST_DEFER_SLOT || bpf_probe_read_kernel(e->pre + off, l, s->ev))
+			off = ST_DEFER_SLOT; /* cannot happen; the event alone then */
+		else
+			n += l, nev = 2;
+		s->conn_id = 0;
+	}
+	asm volatile("" : "+r"(n));
+	n &= 0x7fff; /* at most ST_DEFER_SLOT + 112 + ST_CAPTURE_MAX: off + n stays in e */
+	if (bpf_ringbuf_output(&events, (__u8 *)e + off, n, rb_flags(n))) {
+		if (ci)
+			ci->gap = 1;
+		count(ST_C_LOST, nev);
 		return;
 	}
-	ci->gap = 0;
+	count(ST_C_RECORDS, 1);
+	if (ci)
+		ci->gap = 0;
+}
+
+static __always_inline struct defer_slot *slot_of(__u32 tid)
+{
+	return bpf_map_lookup_elem(&deferred, &tid);
+}
+
+static __always_inline struct defer_slot *slot_new(__u32 tid)
+{
+	__u32 zero = 0;
+	struct defer_slot *z = bpf_map_lookup_elem(&defer_zero, &zero);
+
+	if (!z || bpf_map_update_elem(&deferred, &tid, z, BPF_NOEXIST))
+		return NULL; /* full: the request goes out at once */
+	return bpf_map_lookup_elem(&deferred, &tid);
+}
+
+/* The deferred event of ci, if it is still waiting. */
+static __always_inline struct defer_slot *conn_slot(struct conn_info *ci)
+{
+	struct defer_slot *s;
+
+	if (!ci->deferred)
+		return NULL;
+	ci->deferred = 0;
+	s = slot_of(ci->defer_tid);
+	return s && s->conn_id == ci->conn_id ? s : NULL;
+}
+
+/* Send e, or keep it. A server's request start waits in its thread's slot
+ * for the connection's next event (the response, most often), so that an
+ * exchange costs one ring-buffer record instead of two. What waits goes out
+ * first, in the same record, with the next event of its connection, with
+ * the next request its thread starts (a client call must follow the server
+ * request it is made for), at close, or when the thread exits. */
+static __always_inline void dispatch(struct event_buf *e, struct conn_info *ci, __u32 ncap, __u32 tid)
+{
+	struct defer_slot *s = conn_slot(ci), *t;
+	bool server = ci->role == ST_ROLE_SERVER;
+
+	if (!s && (e->h.flags & ST_F_START) && server == (e->h.dir == ST_DIR_INGRESS)) {
+		t = slot_of(tid);
+		if (t && t->conn_id) {
+			s = t; /* the thread's earlier request goes first */
+		} else if (server && ncap <= ST_DEFER_MAX && !(e->h.flags & ST_F_NO_DATA)) {
+			__u32 l = sizeof(e->h) + ncap;
+
+			if (!t)
+				t = slot_new(tid);
+			/* bound l in the register the verifier sees */
+			asm volatile("" : "+r"(l));
+			l &= 0xfff;
+			if (l <= ST_DEFER_SLOT && t && !bpf_probe_read_kernel(t->ev, l, &e->h)) {
+				t->len = (l + 7) & ~7;
+				t->conn_id = ci->conn_id;
+				ci->deferred = 1;
+				ci->defer_tid = tid;
+				ci->gap = 0; /* the deferred event carries the flag */
+				count(ST_C_DEFERRED, 1);
+				return;
+			}
+		}
+	}
+	output(e, ci, ncap, s);
 }
 
 static __always_inline void emit(void *ctx, struct conn_info *ci, struct active_io *a, __u64 id, __u64 len, __u64 now)
@@ -460,7 +633,7 @@ static __always_inline void emit(void *ctx, struct conn_info *ci, struct active_
 			/* the kept start goes first, as its own event */
 			fill_hdr(e, ci, a, id, npre, npre, ci->pre_ts, ci->pre_ts, ST_F_START);
 			__builtin_memcpy(e->data, ci->pre, 8);
-			output(e, ci, npre);
+			dispatch(e, ci, npre, (__u32)id);
 			ci->npre = 0;
 			start = false;
 		}
@@ -479,7 +652,7 @@ static __always_inline void emit(void *ctx, struct conn_info *ci, struct active_
 		ncap = ST_CAPTURE_MAX;
 	fill_hdr(e, ci, a, id, len, ncap, a->ts, now,
 		 (a->kind == IO_COUNT || a->kind == IO_MMSG ? ST_F_NO_DATA : 0) | (start ? ST_F_START : 0));
-	output(e, ci, ncap);
+	dispatch(e, ci, ncap, (__u32)id);
 	return;
 miss:
 	ci->npre = 0;
@@ -500,70 +673,85 @@ static __always_inline __u64 mmsg_bytes(const struct mmsghdr *v, __u32 n)
 	return sum;
 }
 
-/* No entry was stashed: the syscall began before spantap attached (a server
- * blocked in recv), or was filtered out at entry. The saved user registers
- * still hold the arguments. */
-static __always_inline bool io_from_regs(struct active_io *io, __u8 kind, __u8 dir, __u64 id, __u64 now)
+/* The arguments of a read or write at its exit, from the saved user
+ * registers (they hold them until the syscall returns), and the followed
+ * connection they name. A write's entry time was kept in conn_info, or in
+ * active_io while its descriptor was not known yet. A read that began
+ * before spantap attached (a server blocked in recv) is caught here too. */
+static __always_inline struct conn_info *io_from_regs(struct active_io *io, __u8 kind, __u8 dir, __u64 id, __u64 now)
 {
 	struct pt_regs *regs;
 	struct conn_key key = {.tgid = id >> 32};
 	struct conn_info *ci;
+	struct active_io *a;
 
-	if (kind == IO_ACCEPT || kind == IO_CONNECT || !want_task(key.tgid))
-		return false;
+	if (!want_task(key.tgid))
+		return NULL;
 	regs = (struct pt_regs *)bpf_task_pt_regs((struct task_struct *)bpf_get_current_task_btf());
 	if (!regs)
-		return false;
+		return NULL;
 	io->fd = (__u32)PT_REGS_PARM1_CORE(regs);
 	key.fd = io->fd;
 	ci = conn_lookup(&key);
-	if (ci && ci->proto == ST_PROTO_OTHER)
-		return false;
+	if (!ci) {
+		if (not_tcp_known(&key))
+			return NULL;
+		ci = conn_new(&key, ST_ROLE_UNKNOWN);
+		if (!ci)
+			return NULL;
+	}
+	if (ci->proto == ST_PROTO_OTHER)
+		return NULL;
 	io->ptr = PT_REGS_PARM2_CORE(regs);
 	io->cnt = (__u32)PT_REGS_PARM3_CORE(regs);
 	io->ts = now;
 	io->kind = kind;
 	io->dir = dir;
-	return true;
+	if (dir == ST_DIR_EGRESS) {
+		if (ci->wr_ts && ci->wr_tid == (__u32)id) {
+			io->ts = ci->wr_ts;
+			ci->wr_ts = 0;
+		} else if ((a = bpf_map_lookup_elem(&active_io, &id))) {
+			io->ts = a->ts;
+			bpf_map_delete_elem(&active_io, &id);
+		}
+	}
+	return ci;
 }
 
 static __always_inline int on_exit(void *ctx, long ret, __u8 kind, __u8 dir)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u64 now = bpf_ktime_get_ns();
-	struct active_io *a = NULL;
+	struct active_io *a, io = {};
 	struct conn_key key;
 	struct conn_info *ci;
-	struct active_io io = {};
 
-	if (dir == ST_DIR_EGRESS || kind == IO_ACCEPT || kind == IO_CONNECT)
+	if (kind == IO_ACCEPT || kind == IO_CONNECT) {
 		a = bpf_map_lookup_elem(&active_io, &id);
-	if (a) {
+		if (!a)
+			return 0;
 		io = *a;
 		bpf_map_delete_elem(&active_io, &id);
-	} else if (ret <= 0 || !io_from_regs(&io, kind, dir, id, now)) {
-		return 0;
-	}
-	key.tgid = id >> 32;
-
-	if (io.kind == IO_ACCEPT || io.kind == IO_CONNECT) {
-		if (io.kind == IO_ACCEPT && ret < 0)
+		if (kind == IO_ACCEPT && ret < 0)
 			return 0;
-		if (io.kind == IO_CONNECT && ret != 0 && ret != -EINPROGRESS)
+		if (kind == IO_CONNECT && ret != 0 && ret != -EINPROGRESS)
 			return 0;
-		key.fd = io.kind == IO_ACCEPT ? (__u32)ret : io.fd;
+		key.tgid = id >> 32;
+		key.fd = kind == IO_ACCEPT ? (__u32)ret : io.fd;
 		/* a fresh socket on this fd: forget what the fd was before */
-		bpf_map_delete_elem(&conn_info, &key);
-		conn_new(&key, io.kind == IO_ACCEPT ? ST_ROLE_SERVER : ST_ROLE_CLIENT);
+		fd_forget(&key);
+		conn_new(&key, kind == IO_ACCEPT ? ST_ROLE_SERVER : ST_ROLE_CLIENT);
 		return 0;
 	}
-	if (ret <= 0)
+	if (ret <= 0) {
+		/* a failed write stashed on an unknown descriptor */
+		if (dir == ST_DIR_EGRESS && bpf_map_lookup_elem(&active_io, &id))
+			bpf_map_delete_elem(&active_io, &id);
 		return 0;
-	key.fd = io.fd;
-	ci = conn_lookup(&key);
+	}
+	ci = io_from_regs(&io, kind, dir, id, now);
 	if (!ci)
-		ci = conn_new(&key, ST_ROLE_UNKNOWN);
-	if (!ci || ci->proto == ST_PROTO_OTHER)
 		return 0;
 	if (io.kind == IO_MMSG)
 		ret = mmsg_bytes((const struct mmsghdr *)io.ptr, ret);
@@ -638,7 +826,7 @@ static __always_inline void emit_simple(__u8 type, __u32 tgid, __u32 fd, __u64 c
 	h->fd = fd;
 	h->conn_id = conn_id;
 	h->ts_enter = h->ts_exit = bpf_ktime_get_ns();
-	bpf_ringbuf_submit(h, rb_flags());
+	bpf_ringbuf_submit(h, rb_flags(sizeof(*h)));
 }
 
 /* fd of the current process stops naming its socket */
@@ -647,10 +835,29 @@ static __always_inline void fd_gone(__u32 fd)
 	struct conn_key key = {.tgid = bpf_get_current_pid_tgid() >> 32, .fd = fd};
 	struct conn_info *ci = conn_lookup(&key);
 
-	if (!ci)
+	struct defer_slot *s;
+
+	if (!ci) {
+		bpf_map_delete_elem(&not_tcp, &key);
 		return;
-	if (ci->proto == ST_PROTO_HTTP1 || ci->proto == ST_PROTO_REDIS)
-		emit_simple(ST_EV_CLOSE, key.tgid, key.fd, ci->conn_id);
+	}
+	if (ci->proto == ST_PROTO_HTTP1 || ci->proto == ST_PROTO_REDIS) {
+		__u32 cpu = bpf_get_smp_processor_id();
+		struct event_buf *e;
+
+		s = conn_slot(ci);
+		if (s && (e = bpf_map_lookup_elem(&event_heap, &cpu))) {
+			__builtin_memset(&e->h, 0, sizeof(e->h));
+			e->h.type = ST_EV_CLOSE;
+			e->h.tgid = key.tgid;
+			e->h.fd = key.fd;
+			e->h.conn_id = ci->conn_id;
+			e->h.ts_enter = e->h.ts_exit = bpf_ktime_get_ns();
+			output(e, NULL, 0, s);
+		} else {
+			emit_simple(ST_EV_CLOSE, key.tgid, key.fd, ci->conn_id);
+		}
+	}
 	bpf_map_delete_elem(&conn_info, &key);
 }
 
@@ -681,8 +888,21 @@ SEC("tracepoint/sched/sched_process_exit")
 int sched_exit(void *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tgid = id >> 32;
+	__u32 tgid = id >> 32, tid = (__u32)id;
+	struct defer_slot *s = slot_of(tid);
 
+	/* what this thread deferred goes out before it is gone */
+	if (s) {
+		__u32 l = s->len & 0xfff;
+
+		if (s->conn_id && l <= ST_DEFER_SLOT) {
+			if (bpf_ringbuf_output(&events, s->ev, l, rb_flags(l)))
+				count(ST_C_LOST, 1);
+			else
+				count(ST_C_RECORDS, 1);
+		}
+		bpf_map_delete_elem(&deferred, &tid);
+	}
 	/* the whole process is gone when its leader exits */
 	if (tgid != (__u32)id || tgid == targ_self_tgid)
 		return 0;

@@ -21,7 +21,16 @@
 #define ST_MAX_ACTIVE 16384	/* active_io: syscalls in flight */
 #define ST_MAX_FILTER 64	/* filter_ports; pids given with --pid */
 #define ST_MAX_FILTER_PIDS 4096 /* filter_pids: those and their descendants */
+#define ST_MAX_DEFER 4096	/* deferred: threads with a request waiting for its response */
+#define ST_MAX_NOT_TCP 16384	/* not_tcp: descriptors known not to be TCP sockets */
 #define ST_RINGBUF_DEFAULT (16u << 20)
+
+/* A request start of at most ST_DEFER_MAX captured bytes waits in the kernel
+ * for the first event after it on its connection (the response, most often)
+ * and both go to user space in one ring-buffer record: a record is one or
+ * more events, each a header and cap_len bytes, each starting 8-aligned. */
+#define ST_DEFER_MAX 2048
+#define ST_DEFER_SLOT (112 + ST_DEFER_MAX) /* a header and its payload */
 
 enum st_event_type {
 	ST_EV_DATA = 1,	 /* bytes moved on a followed connection */
@@ -83,6 +92,8 @@ enum st_counter {
 	ST_C_LOST = 1,	    /* events lost: ring buffer full */
 	ST_C_BYTES = 2,	    /* payload bytes moved on followed connections */
 	ST_C_CONN_FULL = 3, /* conn_info could not take a new connection */
+	ST_C_RECORDS = 4,   /* ring-buffer records submitted */
+	ST_C_DEFERRED = 5,  /* request starts that waited for the next event */
 	ST_C_MAX = 8,
 };
 

@@ -397,11 +397,29 @@ static void update_kernel_stats(void)
 	}
 }
 
+/* A record is one or more events (a deferred request start and the event
+ * that released it), each a header and its payload, each 8-aligned. */
 static int on_event(void *ctx, void *data, size_t size)
 {
+	const uint8_t *p = data;
+
 	(void)ctx;
-	if (conn_table__handle(data, size))
-		stats.parse_errors++;
+	while (size >= sizeof(struct st_event_hdr)) {
+		const struct st_event_hdr *h = (const void *)p;
+		size_t n = sizeof(*h) + h->cap_len;
+
+		if (n > size) {
+			stats.parse_errors++;
+			break;
+		}
+		if (conn_table__handle(p, n))
+			stats.parse_errors++;
+		n = (n + 7) & ~(size_t)7;
+		if (n >= size)
+			break;
+		p += n;
+		size -= n;
+	}
 	return 0;
 }
 
