@@ -91,9 +91,18 @@ struct event_buf {
 	__u8 data[2 * ST_CAPTURE_MAX];
 };
 
-struct {
+/* One ring buffer per CPU (user space creates them and merges their
+ * records by time): producers on different CPUs never share a lock. */
+struct ring {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, ST_RINGBUF_DEFAULT);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1); /* set to the number of CPUs before load */
+	__type(key, __u32);
+	__array(values, struct ring);
 } events SEC(".maps");
 
 struct {
@@ -192,6 +201,24 @@ static __always_inline __u64 rb_flags(__u32 size)
 		return BPF_RB_NO_WAKEUP;
 	*acc = 0;
 	return BPF_RB_FORCE_WAKEUP;
+}
+
+/* This CPU's ring buffer. */
+static __always_inline void *ring(void)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+
+	return bpf_map_lookup_elem(&events, &cpu);
+}
+
+/* One record out, or counted as lost. */
+static __always_inline long ring_output(void *data, __u32 size)
+{
+	void *rb = ring();
+
+	if (!rb)
+		return -1;
+	return bpf_ringbuf_output(rb, data, size, rb_flags(size));
 }
 
 static __always_inline void count(__u32 idx, __u64 n)
@@ -485,7 +512,7 @@ static __always_inline void output(struct event_buf *e, struct conn_info *ci, __
 	}
 	asm volatile("" : "+r"(n));
 	n &= 0x7fff; /* at most ST_DEFER_SLOT + 112 + ST_CAPTURE_MAX: off + n stays in e */
-	if (bpf_ringbuf_output(&events, (__u8 *)e + off, n, rb_flags(n))) {
+	if (ring_output((__u8 *)e + off, n)) {
 		if (ci)
 			ci->gap = 1;
 		count(ST_C_LOST, nev);
@@ -814,7 +841,8 @@ int exit_sendfile64(void *ctx)
 
 static __always_inline void emit_simple(__u8 type, __u32 tgid, __u32 fd, __u64 conn_id)
 {
-	struct st_event_hdr *h = bpf_ringbuf_reserve(&events, sizeof(*h), 0);
+	void *rb = ring();
+	struct st_event_hdr *h = rb ? bpf_ringbuf_reserve(rb, sizeof(*h), 0) : NULL;
 
 	if (!h) {
 		count(ST_C_LOST, 1);
@@ -896,7 +924,7 @@ int sched_exit(void *ctx)
 		__u32 l = s->len & 0xfff;
 
 		if (s->conn_id && l <= ST_DEFER_SLOT) {
-			if (bpf_ringbuf_output(&events, s->ev, l, rb_flags(l)))
+			if (ring_output(s->ev, l))
 				count(ST_C_LOST, 1);
 			else
 				count(ST_C_RECORDS, 1);

@@ -4,8 +4,10 @@
 #include "loader.h"
 
 #include "log.h"
+#include "ringset.h"
 #include "spantap.skel.h"
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -17,9 +19,73 @@
 
 struct loader {
 	struct spantap_bpf *skel;
-	struct ring_buffer *rb;
+	struct ringset *rs;
+	int *ring_fds; /* one ring buffer per CPU, in events[cpu] */
+	int nrings;
+	loader_event_fn fn;
+	void *fn_ctx;
 	int nprogs;
 };
+
+/* A record's time: its last event's (the one that sent it). Records are
+ * one or more events, each a header and its payload, each 8-aligned. */
+static uint64_t record_ts(const void *data, uint32_t size)
+{
+	const uint8_t *p = data;
+	uint64_t ts = 0;
+
+	while (size >= sizeof(struct st_event_hdr)) {
+		const struct st_event_hdr *h = (const void *)p;
+		size_t n = (sizeof(*h) + h->cap_len + 7) & ~(size_t)7;
+
+		ts = h->ts_exit;
+		if (n >= size)
+			break;
+		p += n;
+		size -= (uint32_t)n;
+	}
+	return ts;
+}
+
+static void on_record(void *ctx, const void *data, uint32_t size)
+{
+	struct loader *l = ctx;
+
+	l->fn(l->fn_ctx, (void *)data, size);
+}
+
+/* Per-CPU ring size: the total asked for, shared, a power of two of at
+ * least 256 KiB. */
+static uint32_t ring_size(uint32_t total, int ncpu)
+{
+	uint32_t per = (total ? total : ST_RINGBUF_DEFAULT) / (uint32_t)ncpu, sz = 256 * 1024;
+
+	while (sz * 2 <= per && sz < (1u << 30))
+		sz *= 2;
+	return sz;
+}
+
+static int make_rings(struct loader *l, uint32_t size)
+{
+	int outer = bpf_map__fd(l->skel->maps.events);
+
+	l->ring_fds = calloc((size_t)l->nrings, sizeof(int));
+	if (!l->ring_fds)
+		return -ENOMEM;
+	for (int i = 0; i < l->nrings; i++)
+		l->ring_fds[i] = -1;
+	for (int i = 0; i < l->nrings; i++) {
+		uint32_t k = (uint32_t)i;
+		int fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "events_cpu", 0, 0, size, NULL);
+
+		if (fd < 0)
+			return -errno;
+		l->ring_fds[i] = fd;
+		if (bpf_map_update_elem(outer, &k, &fd, BPF_ANY))
+			return -errno;
+	}
+	return 0;
+}
 
 static int libbpf_log(enum libbpf_print_level lvl, const char *fmt, va_list ap)
 {
@@ -64,7 +130,7 @@ struct loader *loader__open(const struct loader_opts *o, loader_event_fn fn, voi
 {
 	struct loader *l = calloc(1, sizeof(*l));
 	struct bpf_program *prog;
-	int err, ncpu;
+	int err, ncpu, tmpl = -1;
 	uint8_t one = 1;
 
 	if (!l)
@@ -87,14 +153,24 @@ struct loader *loader__open(const struct loader_opts *o, loader_event_fn fn, voi
 	if (ncpu <= 0)
 		ncpu = 1;
 	bpf_map__set_max_entries(l->skel->maps.event_heap, (uint32_t)ncpu);
-	if (o->ringbuf_bytes)
-		bpf_map__set_max_entries(l->skel->maps.events, o->ringbuf_bytes);
+	l->nrings = ncpu;
+	uint32_t rsize = ring_size(o->ringbuf_bytes, ncpu);
+	bpf_map__set_max_entries(l->skel->maps.events, (uint32_t)ncpu);
+	/* the rings in events must be like its template: of this size */
+	tmpl = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "events_tmpl", 0, 0, rsize, NULL);
+	if (tmpl < 0 || (err = bpf_map__set_inner_map_fd(l->skel->maps.events, tmpl))) {
+		err = tmpl < 0 ? -errno : err;
+		pr_err("failed to create ring buffer 'events_tmpl' (%u bytes): %s\n", rsize, strerror(-err));
+		goto cleanup;
+	}
 	if (o->kernel_conns)
 		bpf_map__set_max_entries(l->skel->maps.conn_info, o->kernel_conns);
 	if (o->kernel_inflight)
 		bpf_map__set_max_entries(l->skel->maps.active_io, o->kernel_inflight);
 
 	err = spantap_bpf__load(l->skel);
+	close(tmpl);
+	tmpl = -1;
 	if (err) {
 		pr_err("failed to load BPF object 'spantap': %s%s\n", strerror(-err),
 		       err == -EPERM ? " (needs root, or CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE)" : "");
@@ -105,6 +181,12 @@ struct loader *loader__open(const struct loader_opts *o, loader_event_fn fn, voi
 	for (int i = 0; i < o->nports; i++)
 		bpf_map__update_elem(l->skel->maps.filter_ports, &o->ports[i], sizeof(o->ports[i]), &one, 1, BPF_ANY);
 
+	err = make_rings(l, rsize);
+	if (err) {
+		pr_err("failed to create ring buffers 'events' (%d x %u bytes): %s\n", l->nrings, rsize,
+		       strerror(-err));
+		goto cleanup;
+	}
 	err = spantap_bpf__attach(l->skel);
 	if (err) {
 		pr_err("failed to attach BPF programs 'spantap': %s\n", strerror(-err));
@@ -113,14 +195,18 @@ struct loader *loader__open(const struct loader_opts *o, loader_event_fn fn, voi
 	bpf_object__for_each_program (prog, l->skel->obj)
 		l->nprogs++;
 
-	l->rb = ring_buffer__new(bpf_map__fd(l->skel->maps.events), fn, ctx, NULL);
-	if (!l->rb) {
+	l->fn = fn;
+	l->fn_ctx = ctx;
+	l->rs = ringset__new(l->ring_fds, l->nrings, rsize, on_record, record_ts, l);
+	if (!l->rs) {
 		err = -errno;
-		pr_err("failed to create ring buffer 'events': %s\n", strerror(-err));
+		pr_err("failed to map ring buffers 'events': %s\n", strerror(-err));
 		goto cleanup;
 	}
 	return l;
 cleanup:
+	if (tmpl >= 0)
+		close(tmpl);
 	loader__destroy(l);
 	errno = -err;
 	return NULL;
@@ -130,28 +216,25 @@ void loader__destroy(struct loader *l)
 {
 	if (!l)
 		return;
-	ring_buffer__free(l->rb);
+	ringset__free(l->rs);
 	spantap_bpf__destroy(l->skel);
+	for (int i = 0; l->ring_fds && i < l->nrings; i++)
+		if (l->ring_fds[i] >= 0)
+			close(l->ring_fds[i]);
+	free(l->ring_fds);
 	free(l);
 }
 
 int loader__poll(struct loader *l, int timeout_ms)
 {
-	int n = ring_buffer__poll(l->rb, timeout_ms);
-
-	if (n == -EINTR)
-		n = 0;
-	if (n < 0)
-		return n;
 	/* the kernel skips wakeups below a backlog (see WAKEUP_BYTES): what is
 	 * waiting without one is read here, once per timeout */
-	int m = ring_buffer__consume(l->rb);
-	return m < 0 ? m : n + m;
+	return ringset__poll(l->rs, timeout_ms);
 }
 
 int loader__drain(struct loader *l)
 {
-	return ring_buffer__consume(l->rb);
+	return ringset__drain(l->rs);
 }
 
 int loader__counters(struct loader *l, uint64_t out[ST_C_MAX])
@@ -179,3 +262,4 @@ int loader__nprogs(const struct loader *l)
 {
 	return l->nprogs;
 }
+_Static_assert(LOADER_LAG_NS == RINGSET_SLACK_NS, "the loader lags as much as the ring merge");

@@ -28,7 +28,9 @@ struct loader;
 /* NULL with errno set; the reason is logged. */
 struct loader *loader__open(const struct loader_opts *o, loader_event_fn fn, void *ctx);
 void loader__destroy(struct loader *l);
-/* events handled (>= 0), or -errno */
+/* Records handled (>= 0), or -errno. Records come in time order; those of
+ * the last LOADER_LAG_NS may still be waiting in the kernel's rings. */
+#define LOADER_LAG_NS 2000000ULL
 int loader__poll(struct loader *l, int timeout_ms);
 int loader__drain(struct loader *l);
 /* kernel counters summed over CPUs (enum st_counter) */

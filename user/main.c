@@ -477,7 +477,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		/* everything the kernel wrote before `before` has been read */
-		alias__tick(before);
+		alias__tick(before - LOADER_LAG_NS);
 		uint64_t now = clock__mono_now();
 		if (now - last_tick > 250000000ULL) {
 			conn_table__tick(now);

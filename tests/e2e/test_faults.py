@@ -50,7 +50,10 @@ ask(n)  # one more, once spantap reads again
 print("done", flush=True)
 sys.stdin.readline()
 """
-    p = subprocess.Popen([PY, "-c", code, str(n)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    # on one CPU: spantap has a ring per CPU, and a thread that moved
+    # between a full ring and an empty one would lose events twice
+    p = subprocess.Popen(["taskset", "-c", "0", PY, "-c", code, str(n)], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True)
     try:
         p.stdout.readline()
         t = tracer("--pid", str(p.pid), "--ringbuf-mb", "1", "--stats")
