@@ -32,7 +32,7 @@ Q = @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-.PHONY: all clean test test-san unit e2e format format-check bench bench-quick fuzz
+.PHONY: all clean test test-san unit e2e format format-check bench bench-quick fuzz fuzz-regress
 all: $(OUT)/spantap
 
 $(OUT)/spantap.bpf.o: bpf/spantap.bpf.c | $(OUT)
@@ -82,9 +82,12 @@ bench-quick: $(OUT)/spantap
 	$(Q)SPANTAP=$(abspath $(OUT)/spantap) /usr/bin/python3 bench/bench.py --quick
 
 # libFuzzer targets (clang, with ASan and UBSan), each run FUZZ_SECONDS on a
-# scratch copy of its committed seed corpus
+# scratch copy of its committed seed corpus, after replaying every input in
+# tests/fuzz/regressions/<target>/ once; what a run finds is written under
+# $(OUT)/fuzz/artifacts/<target>/, never into the source tree
 FUZZ_TARGETS := http1 redis tracectx events thrift
 FUZZ_SECONDS ?= 60
+FUZZ_BIN := $(patsubst %,$(OUT)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -std=gnu11 \
 	-D_GNU_SOURCE -DSPANTAP_VERSION='"fuzz"' -Ibpf -Iuser
 $(OUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC) $(wildcard user/*.h) bpf/spantap.h | $(OUT)
@@ -92,14 +95,26 @@ $(OUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC) $(wildcard user/*.h) bpf/spa
 	$(Q)mkdir -p $(OUT)/fuzz
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $< $(CORE_SRC) -lz -lcurl -lpthread -lm -o $@
 
-fuzz: $(patsubst %,$(OUT)/fuzz/fuzz_%,$(FUZZ_TARGETS))
+# every input that once crashed a target, run once through it
+fuzz-regress: $(FUZZ_BIN)
 	$(Q)set -e; for t in $(FUZZ_TARGETS); do \
-		rm -rf $(OUT)/fuzz/corpus-$$t; mkdir -p $(OUT)/fuzz/corpus-$$t; \
+		inputs=$$(find tests/fuzz/regressions/$$t -type f 2>/dev/null | sort); \
+		[ -n "$$inputs" ] || continue; \
+		mkdir -p $(OUT)/fuzz/artifacts/$$t; \
+		echo "fuzz $$t: $$(echo "$$inputs" | wc -l) regression inputs"; \
+		$(OUT)/fuzz/fuzz_$$t -artifact_prefix=$(OUT)/fuzz/artifacts/$$t/ $$inputs >$(OUT)/fuzz/regress-$$t.log 2>&1 || \
+			{ grep -E "^(Running|==[0-9]+==ERROR|SUMMARY)" $(OUT)/fuzz/regress-$$t.log; exit 1; }; \
+	done
+
+fuzz: fuzz-regress
+	$(Q)set -e; for t in $(FUZZ_TARGETS); do \
+		rm -rf $(OUT)/fuzz/corpus-$$t; mkdir -p $(OUT)/fuzz/corpus-$$t $(OUT)/fuzz/artifacts/$$t; \
 		cp tests/fuzz/corpus/$$t/* $(OUT)/fuzz/corpus-$$t/; \
 		dict=; [ -f tests/fuzz/$$t.dict ] && dict=-dict=tests/fuzz/$$t.dict; \
 		echo "fuzz $$t: $(FUZZ_SECONDS) s"; \
 		$(OUT)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -print_final_stats=1 $$dict \
-			$(OUT)/fuzz/corpus-$$t 2>&1 | grep -E "^(#[0-9]+ +DONE|stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY)" ; \
+			-artifact_prefix=$(OUT)/fuzz/artifacts/$$t/ \
+			$(OUT)/fuzz/corpus-$$t 2>&1 | grep -E "^(#[0-9]+ +DONE|stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY|artifact_prefix|Test unit written)" ; \
 		test $${PIPESTATUS[0]} -eq 0; \
 	done
 

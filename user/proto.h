@@ -1,5 +1,6 @@
-/* The interface between the connection table and protocol modules: a new
- * protocol is a classifier in bpf/ plus one of these in user/. */
+/* The interface between the connection table and protocol modules. A new
+ * protocol needs a classifier in bpf/ and an ST_PROTO_* value, its state in
+ * the unions here and in struct conn, and its case in conn_create. */
 #ifndef SPANTAP_PROTO_H
 #define SPANTAP_PROTO_H
 

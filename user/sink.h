@@ -1,5 +1,6 @@
-/* Where finished spans go: printers now, exporters later. A sink is a small
- * vtable; span__emit hands every span to every registered sink in turn. */
+/* Where finished spans go: the text and JSON printers (here) and the Jaeger
+ * exporters (export.h). A sink is a small vtable; every span that leaves the
+ * hold gate (alias__emit) goes to every registered sink in turn. */
 #ifndef SPANTAP_SINK_H
 #define SPANTAP_SINK_H
 

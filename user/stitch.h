@@ -9,13 +9,13 @@
 struct pending;
 struct span;
 
+/* Threads serving a request at once (rounded up to a power of two); the
+ * default is 16384. 0 or -1 (no memory). */
+int stitch__init(uint32_t threads);
 /* A request starts on thread tid (p->ctx holds any header context): fix
  * the ids of its span. A server request continues incoming context and
  * opens its thread's window; a client request adopts the context its own
  * headers carry, else nests under its thread's one server request. */
-/* Threads serving a request at once (rounded up to a power of two); the
- * default is 16384. 0 or -1 (no memory). */
-int stitch__init(uint32_t threads);
 void stitch__request(struct pending *p, int server, uint32_t tid);
 /* Copies the ids fixed for p into a span begun with span__begin. */
 void stitch__apply(struct span *s, const struct pending *p);
