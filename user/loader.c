@@ -97,7 +97,7 @@ struct loader *loader__open(const struct loader_opts *o, loader_event_fn fn, voi
 	err = spantap_bpf__load(l->skel);
 	if (err) {
 		pr_err("failed to load BPF object 'spantap': %s%s\n", strerror(-err),
-		       err == -EPERM ? " (needs root, or CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE)" : "");
+		       err == -EPERM ? " (needs root, or CAP_BPF and CAP_PERFMON)" : "");
 		goto cleanup;
 	}
 	for (int i = 0; i < o->npids; i++)
