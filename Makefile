@@ -17,10 +17,15 @@ LIBS := -lbpf -lelf -lz -lcurl -lpthread -lm
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	-Ivmlinux/$(ARCH) -Ibpf -MMD -MP
 
-# everything but main.c and the loader goes into a library the tests link
-CORE_SRC := $(filter-out user/main.c user/loader.c,$(wildcard user/*.c))
+# user/ is one folder per pipeline stage (see scripts/check-layout.sh);
+# every .c under it is built, objects mirror the folders under $(OUT)/user/.
+# Everything but main.c and the loader goes into a library the tests link.
+USER_SRC := $(sort $(shell find user -name '*.c'))
+USER_HDR := $(sort $(shell find user -name '*.h'))
+USER_OBJ := $(patsubst user/%.c,$(OUT)/user/%.o,$(USER_SRC))
+CORE_SRC := $(filter-out user/main.c user/ingest/loader.c,$(USER_SRC))
 CORE_OBJ := $(patsubst user/%.c,$(OUT)/user/%.o,$(CORE_SRC))
-APP_OBJ := $(OUT)/user/main.o $(OUT)/user/loader.o
+APP_OBJ := $(OUT)/user/main.o $(OUT)/user/ingest/loader.o
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRC))
 
@@ -45,12 +50,16 @@ $(OUT)/spantap.skel.h: $(OUT)/spantap.bpf.o
 
 $(OUT)/user/%.o: user/%.c | $(OUT)/user
 	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(USER_CFLAGS) -c $< -o $@
 
-$(OUT)/user/loader.o: $(OUT)/spantap.skel.h
+$(OUT)/user/ingest/loader.o: $(OUT)/spantap.skel.h
 
+# ar names members by basename: sources under user/ keep distinct basenames
+# (scripts/check-layout.sh checks), and the archive is rebuilt from scratch
 $(OUT)/libspantap.a: $(CORE_OBJ)
 	$(call msg,AR,$@)
+	$(Q)rm -f $@
 	$(Q)$(AR) rcs $@ $^
 
 $(OUT)/spantap: $(APP_OBJ) $(OUT)/libspantap.a
@@ -90,7 +99,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_BIN := $(patsubst %,$(OUT)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -std=gnu11 \
 	-D_GNU_SOURCE -DSPANTAP_VERSION='"fuzz"' -Ibpf -Iuser
-$(OUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC) $(wildcard user/*.h) bpf/spantap.h | $(OUT)
+$(OUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC) $(USER_HDR) bpf/spantap.h | $(OUT)
 	$(call msg,FUZZ-CC,$@)
 	$(Q)mkdir -p $(OUT)/fuzz
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $< $(CORE_SRC) -lz -lcurl -lpthread -lm -o $@
@@ -123,13 +132,16 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-
 test-san:
 	$(Q)$(MAKE) --no-print-directory OUT=build-san SAN="$(SAN_FLAGS)" CFLAGS="-g -O1" unit e2e
 
+FORMAT_SRC = $(wildcard bpf/*.c bpf/*.h) $(USER_SRC) $(USER_HDR) $(wildcard tests/unit/*.[ch] tests/fuzz/*.c)
+
 format:
-	clang-format -i bpf/*.c bpf/*.h user/*.c user/*.h tests/unit/*.c tests/fuzz/*.c
+	clang-format -i $(FORMAT_SRC)
 
 format-check:
-	clang-format --dry-run --Werror bpf/*.c bpf/*.h user/*.c user/*.h tests/unit/*.c tests/fuzz/*.c
+	clang-format --dry-run --Werror $(FORMAT_SRC)
 
 clean:
 	rm -rf $(OUT)
 
--include $(wildcard $(OUT)/*.d $(OUT)/user/*.d)
+# dependency files of every object, in whatever folder (missing ones are skipped)
+-include $(wildcard $(OUT)/*.d) $(USER_OBJ:.o=.d) $(UNIT_BIN:=.d)
