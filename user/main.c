@@ -2,6 +2,8 @@
  * buffer go to the connection table, which drives the protocol modules,
  * which hand finished spans to the sinks. */
 #include "base/caps.h"
+#include "base/clock.h"
+#include "base/ids.h"
 #include "base/log.h"
 #include "base/procinfo.h"
 #include "base/stats.h"

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/clock.h"
+#include "base/ids.h"
 #include "conn/conn.h"
 #include "emit/sink.h"
 #include "export/batch.h"

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "base/ids.h"
 #include "base/stats.h"
 #include "export/batch.h"
 #include "span/span.h"

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "base/clock.h"
+#include "base/ids.h"
 #include "base/stats.h"
 #include "conn/conn.h"
 #include "emit/sink.h"

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "base/ids.h"
 #include "conn/proto.h"
 #include "span/span.h"
 #include "trace/stitch.h"

@@ -3,11 +3,12 @@
  * reassembly buffers that the protocol modules share. */
 #include "conn/conn.h"
 
+#include "base/addr.h"
+#include "base/hash.h"
 #include "base/log.h"
 #include "base/pool.h"
 #include "base/procinfo.h"
 #include "base/stats.h"
-#include "span/span.h"
 #include "trace/alias.h"
 #include "trace/link.h"
 #include "trace/stitch.h"

@@ -3,6 +3,7 @@
  * per span. */
 #include "export/batch.h"
 
+#include "base/clock.h"
 #include "base/procinfo.h"
 #include "base/stats.h"
 #include "export/export.h"

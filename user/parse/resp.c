@@ -1,7 +1,9 @@
-/* RESP parser (see redis.h). One byte-driven state machine handles both
+/* RESP parser (see resp.h). One byte-driven state machine handles both
  * directions; bulk payloads are walked by count, so a value larger than what
  * the kernel captured keeps the stream in step. */
 #include "parse/resp.h"
+
+#include "base/hash.h"
 
 #include <string.h>
 
@@ -16,9 +18,6 @@ enum {
 	R_BULK_LF,
 	R_INLINE, /* inline command text up to LF */
 };
-
-#define FNV_OFF 0xcbf29ce484222325ULL
-#define FNV_PRIME 0x100000001b3ULL
 
 void resp_parser_init(struct resp_parser *p, int inline_ok)
 {
@@ -86,7 +85,7 @@ static void arg_begin(struct resp_parser *p, int32_t slot, uint64_t full_len)
 
 	a->len = 0;
 	a->full_len = full_len;
-	a->hash = FNV_OFF;
+	a->hash = FNV_OFFSET;
 	p->hash_ok = 1;
 	if (p->msg.nargs < (uint32_t)slot + 1)
 		p->msg.nargs = (uint32_t)slot + 1;
@@ -99,8 +98,7 @@ static void arg_bytes(struct resp_parser *p, const uint8_t *b, size_t n)
 
 	memcpy(a->s + a->len, b, n < room ? n : room);
 	a->len += (uint32_t)(n < room ? n : room);
-	for (size_t i = 0; i < n; i++)
-		a->hash = (a->hash ^ b[i]) * FNV_PRIME;
+	a->hash = fnv1a(a->hash, b, n);
 }
 
 /* The number of a count or length line is complete. */

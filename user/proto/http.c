@@ -1,6 +1,7 @@
 /* HTTP/1.x exchanges on one connection: reassembles message heads, follows
  * body framing through bytes the kernel did not capture, pairs responses
  * with requests in order (keep-alive and pipelining) and builds the spans. */
+#include "base/hash.h"
 #include "base/log.h"
 #include "base/stats.h"
 #include "conn/conn.h"

@@ -1,6 +1,7 @@
 /* Redis exchanges on one connection: commands and replies are paired in
  * order (pipelines, MULTI/EXEC, blocking pops); pub/sub pushes are set
  * aside; spans carry the command and key only, never values. */
+#include "base/hash.h"
 #include "base/stats.h"
 #include "conn/conn.h"
 #include "span/span.h"

@@ -1,118 +1,17 @@
-/* Span assembly helpers shared by all protocols: ids, clocks, peer tags,
- * bounded tag storage and URL sanitizing. */
+/* Span assembly helpers shared by all protocols: peer tags, bounded tag
+ * storage and URL sanitizing. */
 #include "span/span.h"
 
+#include "base/clock.h"
 #include "base/procinfo.h"
 #include "base/stats.h"
 #include "conn/conn.h"
 #include "emit/sink.h"
 #include "trace/alias.h"
 
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
-#include <time.h>
-#include <unistd.h>
-
-/* xoshiro256** seeded from getrandom: fast, and ids need not be secret */
-static uint64_t rng_s[4];
-
-static uint64_t rotl(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
-}
-
-static uint64_t rng_next(void)
-{
-	uint64_t r = rotl(rng_s[1] * 5, 7) * 9, t = rng_s[1] << 17;
-
-	rng_s[2] ^= rng_s[0];
-	rng_s[3] ^= rng_s[1];
-	rng_s[1] ^= rng_s[2];
-	rng_s[0] ^= rng_s[3];
-	rng_s[2] ^= t;
-	rng_s[3] = rotl(rng_s[3], 45);
-	return r;
-}
-
-void ids__init(void)
-{
-	if (getrandom(rng_s, sizeof(rng_s), 0) != sizeof(rng_s)) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		rng_s[0] = (uint64_t)ts.tv_nsec ^ 0x9e3779b97f4a7c15ULL;
-		rng_s[1] = (uint64_t)ts.tv_sec * 0xbf58476d1ce4e5b9ULL + 1;
-		rng_s[2] = (uint64_t)getpid() * 0x94d049bb133111ebULL + 3;
-		rng_s[3] = 0x2545f4914f6cdd1dULL;
-	}
-}
-
-uint64_t ids__span_id(void)
-{
-	uint64_t v;
-
-	while (!(v = rng_next()))
-		;
-	return v;
-}
-
-void ids__trace_id(uint8_t out[16])
-{
-	uint64_t a = ids__span_id(), b = rng_next();
-
-	memcpy(out, &a, 8);
-	memcpy(out + 8, &b, 8);
-}
-
-static int64_t wall_offset;
-
-uint64_t clock__mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-/* offset = realtime - monotonic, from the tightest of a few samples */
-void clock__sync(void)
-{
-	int64_t best_gap = INT64_MAX;
-
-	for (int i = 0; i < 5; i++) {
-		struct timespec r;
-		uint64_t m1 = clock__mono_now();
-		clock_gettime(CLOCK_REALTIME, &r);
-		uint64_t m2 = clock__mono_now();
-		int64_t gap = (int64_t)(m2 - m1);
-		if (gap < best_gap) {
-			best_gap = gap;
-			wall_offset = (int64_t)((uint64_t)r.tv_sec * 1000000000ULL + (uint64_t)r.tv_nsec) -
-				      (int64_t)(m1 + (m2 - m1) / 2);
-		}
-	}
-}
-
-uint64_t clock__to_wall(uint64_t mono_ns)
-{
-	return (uint64_t)((int64_t)mono_ns + wall_offset);
-}
-
-void addr__format(char *out, size_t outlen, uint8_t family, const uint8_t a[16])
-{
-	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-
-	if (family == 4)
-		inet_ntop(AF_INET, a, out, (socklen_t)outlen);
-	else if (family == 6 && memcmp(a, mapped, 12) == 0)
-		inet_ntop(AF_INET, a + 12, out, (socklen_t)outlen);
-	else if (family == 6)
-		inet_ntop(AF_INET6, a, out, (socklen_t)outlen);
-	else
-		snprintf(out, outlen, "?");
-}
 
 static const char *strbuf_put(struct span *s, const char *v, size_t len, uint32_t *outlen)
 {

@@ -63,19 +63,6 @@ void span__deliver(struct span *s);
 /* A copy whose tags point into its own buffer. */
 void span__copy(struct span *dst, const struct span *src);
 
-/* ids: 128-bit trace ids and non-zero 64-bit span ids from a seeded PRNG */
-void ids__init(void);
-uint64_t ids__span_id(void);
-void ids__trace_id(uint8_t out[16]);
-
-/* CLOCK_MONOTONIC ns (BPF's clock) -> ns since the epoch */
-void clock__sync(void);
-uint64_t clock__to_wall(uint64_t mono_ns);
-uint64_t clock__mono_now(void);
-
-/* Writes "ip" for the address family (4 or 6, v4-mapped shown as v4). */
-void addr__format(char *out, size_t outlen, uint8_t family, const uint8_t addr[16]);
-
 /* Copies a URL target into out, replacing the values of query parameters
  * whose names look secret (token, password, key...) with "?". Returns the
  * length written (always < outlen). */

@@ -4,6 +4,7 @@
  * request must have started first: a wrong parent is worse than none. */
 #include "trace/link.h"
 
+#include "base/hash.h"
 #include "base/stats.h"
 #include "conn/conn.h"
 #include "trace/alias.h"
@@ -29,15 +30,6 @@ struct late {
 };
 static struct late late[LATE_SLOTS];
 static uint32_t late_next, late_live;
-
-uint64_t fp__add(uint64_t h, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 0x100000001b3ULL;
-	return (h ^ 0xff) * 0x100000001b3ULL; /* field separator */
-}
 
 static uint32_t addr_hash(const uint8_t a[16])
 {

@@ -4,7 +4,6 @@
 #ifndef SPANTAP_LINK_H
 #define SPANTAP_LINK_H
 
-#include <stddef.h>
 #include <stdint.h>
 
 struct conn;
@@ -29,9 +28,5 @@ void link__conn_new(const struct conn *c);
 void link__request(struct conn *c, struct pending *p);
 /* p leaves c's queue (answered or dropped). */
 void link__pending_out(const struct conn *c, const struct pending *p);
-
-/* Fingerprints of requests: FNV-1a, chained. */
-#define FP_INIT 0xcbf29ce484222325ULL
-uint64_t fp__add(uint64_t h, const void *p, size_t n);
 
 #endif

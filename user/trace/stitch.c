@@ -4,6 +4,7 @@
  * context: a wrong parent is worse than none. */
 #include "trace/stitch.h"
 
+#include "base/ids.h"
 #include "conn/proto.h"
 #include "span/span.h"
 
