@@ -6,6 +6,7 @@
 #include "base/stats.h"
 #include "conn/conn.h"
 #include "span/span.h"
+#include "trace/alias.h"
 #include "trace/link.h"
 #include "trace/stitch.h"
 
@@ -113,7 +114,8 @@ static void emit_span(struct conn *c, const struct pending *p, int status, uint6
 	}
 	if (err)
 		span__error(&sp, err, strlen(err));
-	span__emit(&sp);
+	span__finish(&sp);
+	alias__emit(&sp);
 }
 
 /* Drops what is pending; a request whose ids a call made while serving it

@@ -5,6 +5,7 @@
 #include "base/stats.h"
 #include "conn/conn.h"
 #include "span/span.h"
+#include "trace/alias.h"
 #include "trace/link.h"
 #include "trace/queuehop.h"
 #include "trace/stitch.h"
@@ -120,7 +121,8 @@ static void emit_span(struct conn *c, struct pending *p, const struct resp_msg *
 	}
 	if (err)
 		span__error(&sp, err, strlen(err));
-	span__emit(&sp);
+	span__finish(&sp);
+	alias__emit(&sp);
 }
 
 /* Drops what is pending; one whose ids were lent is emitted (see http). */

@@ -4,10 +4,7 @@
 
 #include "base/clock.h"
 #include "base/procinfo.h"
-#include "base/stats.h"
 #include "conn/conn.h"
-#include "emit/sink.h"
-#include "trace/alias.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -132,17 +129,10 @@ void span__error(struct span *s, const char *type, size_t len)
 	span__tag_str(s, "error.type", type, len);
 }
 
-void span__emit(struct span *s)
+void span__finish(struct span *s)
 {
 	if (s->error)
 		span__tag_bool(s, "error", true);
-	alias__emit(s);
-}
-
-void span__deliver(struct span *s)
-{
-	stats.spans++;
-	sink__emit_all(s);
 }
 
 void span__copy(struct span *dst, const struct span *src)

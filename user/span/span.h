@@ -55,11 +55,9 @@ void span__tag_bool(struct span *s, const char *key, bool v);
 const struct span_tag *span__tag(const struct span *s, const char *key);
 /* Marks the span failed, with error.type = type. */
 void span__error(struct span *s, const char *type, size_t len);
-/* A finished span (error=true added to a failed one) goes to the sinks,
- * through alias__emit, which may hold it until its trace is decided. */
-void span__emit(struct span *s);
-/* To the sinks, now. */
-void span__deliver(struct span *s);
+/* The span is complete: a failed one gets error=true. The caller then hands
+ * it to alias__emit (trace/alias.h), the gate in front of the sinks. */
+void span__finish(struct span *s);
 /* A copy whose tags point into its own buffer. */
 void span__copy(struct span *dst, const struct span *src);
 

@@ -6,6 +6,7 @@
 
 #include "base/stats.h"
 #include "conn/proto.h"
+#include "emit/sink.h"
 #include "span/span.h"
 
 #include <errno.h>
@@ -34,6 +35,13 @@ struct held {
 	uint8_t ref_trace[16]; /* the provisional trace it keeps alive */
 	uint64_t seq;	       /* order of holding: the oldest goes first when full */
 };
+
+/* A span leaves the gate: counted, and to every sink. */
+static void deliver(struct span *s)
+{
+	stats.spans++;
+	sink__emit_all(s);
+}
 
 static struct alias *table;
 static uint32_t mask, nentries;
@@ -308,7 +316,7 @@ static void release(uint32_t i)
 	held_used[i] = 0;
 	nheld--;
 	h->s.service = h->service;
-	span__deliver(&h->s);
+	deliver(&h->s);
 	unref_entry(find(h->ref_trace));
 }
 
@@ -324,7 +332,7 @@ static void hold(struct span *s, struct alias *a)
 		stats.link_held_full++;
 		release(oldest);
 		if (!(a = resolve(s))) {
-			span__deliver(s);
+			deliver(s);
 			return;
 		}
 	}
@@ -345,13 +353,13 @@ void alias__emit(struct span *s)
 	struct alias *a;
 
 	if (!nentries) {
-		span__deliver(s);
+		deliver(s);
 		return;
 	}
 	if ((a = resolve(s)))
 		hold(s, a);
 	else
-		span__deliver(s);
+		deliver(s);
 }
 
 /* Delivers the held spans whose trace is decided, oldest first. */
