@@ -9,9 +9,6 @@
 #include "base/pool.h"
 #include "base/procinfo.h"
 #include "base/stats.h"
-#include "trace/alias.h"
-#include "trace/link.h"
-#include "trace/stitch.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -129,7 +126,7 @@ static void conn_destroy(struct conn *c, uint64_t ts)
 	struct conn **pp = &buckets[bucket_of(c->conn_id)];
 
 	c->ops->close(c, ts);
-	pending__drop_all(c);
+	pending__drop_all(c); /* empty: close ended every request */
 	while (*pp != c)
 		pp = &(*pp)->hnext;
 	*pp = c->hnext;
@@ -189,7 +186,6 @@ static struct conn *conn_create(const struct st_event_hdr *h)
 	uint32_t tb = tuple_bucket(c->nladdr, c->lport, c->nraddr, c->rport);
 	c->tnext = tbuckets[tb];
 	tbuckets[tb] = c;
-	link__conn_new(c);
 	lru_append(c);
 	nconns++;
 	stats.conns_opened++;
@@ -285,7 +281,6 @@ struct pending *pending__pop(struct conn *c)
 	c->pq_head = p->next;
 	if (!c->pq_head)
 		c->pq_tail = NULL;
-	link__pending_out(c, p);
 	c->npending--;
 	p->next = NULL;
 	return p;
@@ -293,18 +288,8 @@ struct pending *pending__pop(struct conn *c)
 
 void pending__free(struct pending *p)
 {
-	if (!p)
-		return;
-	/* however it ends (answered, dropped, connection gone) */
-	stitch__server_end(p);
-	alias__unref(p);
-	pool__put(pending_pool, p);
-}
-
-void pending__start(struct conn *c, struct pending *p)
-{
-	stitch__request(p, c->role != ST_ROLE_CLIENT, p->tid);
-	link__request(c, p);
+	if (p)
+		pool__put(pending_pool, p);
 }
 
 void pending__drop_all(struct conn *c)

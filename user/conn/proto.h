@@ -97,7 +97,8 @@ struct proto_ops {
 	void (*init)(struct conn *c);
 	/* one event's bytes: data[0..h->cap_len) then h->len - cap_len unseen */
 	void (*data)(struct conn *c, const struct st_event_hdr *h, const uint8_t *data);
-	/* the connection is gone (closed, evicted, process exited) */
+	/* the connection is gone (closed, evicted, process exited): end every
+	 * request still queued (exchange__drop_all), the queue must be empty */
 	void (*close)(struct conn *c, uint64_t ts);
 	/* periodic: end what waited too long */
 	void (*tick)(struct conn *c, uint64_t now);
@@ -106,13 +107,11 @@ struct proto_ops {
 extern const struct proto_ops proto_http1;
 extern const struct proto_ops proto_redis;
 
-/* request queue of a connection, shared by the protocols */
+/* request queue of a connection, shared by the protocols: a bounded queue
+ * and nothing else (proto/exchange.h adds the tracer's bookkeeping) */
 struct pending *pending__push(struct conn *c);
 struct pending *pending__pop(struct conn *c);
 void pending__free(struct pending *p);
-/* A request has been parsed (tid, ts_start, ctx, fp set): fix its ids,
- * nest it under its thread's request and link it to its peer's. */
-void pending__start(struct conn *c, struct pending *p);
 void pending__drop_all(struct conn *c);
 
 /* reassembly buffers for message heads split across events */

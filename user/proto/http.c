@@ -5,9 +5,9 @@
 #include "base/log.h"
 #include "base/stats.h"
 #include "conn/conn.h"
+#include "proto/exchange.h"
 #include "span/span.h"
 #include "trace/alias.h"
-#include "trace/link.h"
 #include "trace/stitch.h"
 
 #include <stdio.h>
@@ -127,10 +127,10 @@ static void abandon(struct conn *c, uint64_t ts, const char *why, uint8_t lent_m
 {
 	struct pending *p;
 
-	while ((p = pending__pop(c))) {
+	while ((p = exchange__pop(c))) {
 		if (p->lent & lent_mask)
 			emit_span(c, p, 0, ts, why);
-		pending__free(p);
+		exchange__end(p);
 	}
 }
 
@@ -142,13 +142,13 @@ static void finish_response(struct conn *c, uint64_t end_ts)
 	if (!s->resp_active)
 		return;
 	s->resp_active = 0;
-	p = pending__pop(c);
+	p = exchange__pop(c);
 	if (!p) {
 		stats.unmatched++;
 		return;
 	}
 	emit_span(c, p, s->status, end_ts, NULL);
-	pending__free(p);
+	exchange__end(p);
 }
 
 static void msg_end(struct conn *c, struct http_dir *d, int is_req, uint64_t ts)
@@ -187,7 +187,7 @@ static void on_request(struct conn *c, struct http_dir *d, const struct http1_he
 			tracectx_from_head(hd, &p->ctx);
 		p->fp = fp__add(fp__add(FP_INIT, p->http.method, p->http.method_len), p->http.target,
 				p->http.target_len);
-		pending__start(c, p);
+		exchange__start(c, p);
 	}
 	if (!framing_known)
 		dir_lost(d);
@@ -392,7 +392,7 @@ static void gap(struct conn *c, struct http_dir *d, int is_req, uint64_t ts, uin
 
 static void http_init(struct conn *c)
 {
-	(void)c;
+	exchange__conn_new(c);
 }
 
 static void http_data(struct conn *c, const struct st_event_hdr *h, const uint8_t *data)
@@ -435,13 +435,14 @@ static void http_close(struct conn *c, uint64_t ts)
 	if (s->resp_active)
 		finish_response(c, s->d[!req_dir(c)].last_ts);
 	/* requests that never got an answer still happened */
-	while (!c->bad && (p = pending__pop(c))) {
+	while (!c->bad && (p = exchange__pop(c))) {
 		stats.no_response++;
 		emit_span(c, p, 0, ts, "no_response");
-		pending__free(p);
+		exchange__end(p);
 	}
 	dir_release(&s->d[0]);
 	dir_release(&s->d[1]);
+	exchange__drop_all(c);
 }
 
 static void http_tick(struct conn *c, uint64_t now)

@@ -4,9 +4,9 @@
 #include "base/hash.h"
 #include "base/stats.h"
 #include "conn/conn.h"
+#include "proto/exchange.h"
 #include "span/span.h"
 #include "trace/alias.h"
-#include "trace/link.h"
 #include "trace/queuehop.h"
 #include "trace/stitch.h"
 
@@ -70,6 +70,7 @@ static void redis_init(struct conn *c)
 	struct redis_conn *r = &c->u.redis;
 	int rq = req_dir(c);
 
+	exchange__conn_new(c);
 	resp_parser_init(&r->p[rq], 1);
 	resp_parser_init(&r->p[!rq], 0);
 	r->pending_db = -1;
@@ -130,10 +131,10 @@ static void abandon(struct conn *c, uint64_t ts, const char *why, uint8_t lent_m
 {
 	struct pending *p;
 
-	while ((p = pending__pop(c))) {
+	while ((p = exchange__pop(c))) {
 		if ((p->lent & lent_mask) && !p->redis.emitted)
 			emit_span(c, p, NULL, ts, why);
-		pending__free(p);
+		exchange__end(p);
 	}
 }
 
@@ -167,7 +168,7 @@ static void on_command(struct conn *c, const struct resp_msg *m, uint64_t ts, ui
 		p->redis.confirmations = p->redis.nargs > 1 ? p->redis.nargs - 1 : 1;
 	p->fp = fp__add(fp__add(fp__add(FP_INIT, p->redis.cmd, p->redis.cmd_len), p->redis.key, p->redis.key_len),
 			&p->redis.nargs, sizeof(p->redis.nargs));
-	pending__start(c, p);
+	exchange__start(c, p);
 	queuehop__command(c, p, m, ts);
 }
 
@@ -203,13 +204,13 @@ static void on_reply(struct conn *c, const struct resp_msg *m, uint64_t ts)
 		p->redis.emitted = 1;
 		if (--p->redis.confirmations)
 			return;
-		pending__free(pending__pop(c));
+		exchange__end(exchange__pop(c));
 		return;
 	}
 	if (strcmp(p->redis.cmd, "SELECT") == 0 && m->type == '+' && r->pending_db >= 0)
 		r->db = r->pending_db;
 	emit_span(c, p, m, ts, NULL);
-	pending__free(pending__pop(c));
+	exchange__end(exchange__pop(c));
 }
 
 static void on_message(struct conn *c, int dir, const struct resp_msg *m, uint64_t ts)
@@ -286,14 +287,15 @@ static void redis_close(struct conn *c, uint64_t ts)
 {
 	struct pending *p;
 
-	while (!c->bad && (p = pending__pop(c))) {
+	while (!c->bad && (p = exchange__pop(c))) {
 		/* a subscription's span was emitted with its first confirmation */
 		if (!p->redis.emitted) {
 			stats.no_response++;
 			emit_span(c, p, NULL, ts, "no_response");
 		}
-		pending__free(p);
+		exchange__end(p);
 	}
+	exchange__drop_all(c);
 }
 
 const struct proto_ops proto_redis = {
