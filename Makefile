@@ -37,7 +37,7 @@ Q = @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-.PHONY: all clean test test-san unit e2e format format-check bench bench-quick fuzz fuzz-regress
+.PHONY: all clean test test-san unit e2e format format-check check-layout bench bench-quick fuzz fuzz-regress
 all: $(OUT)/spantap
 
 $(OUT)/spantap.bpf.o: bpf/spantap.bpf.c | $(OUT)
@@ -79,8 +79,14 @@ unit: $(UNIT_BIN)
 e2e: $(OUT)/spantap
 	$(Q)SPANTAP=$(abspath $(OUT)/spantap) /usr/bin/python3 -m pytest -q tests/e2e
 
+# dependencies between user/'s folders point down, and never in a cycle
+# (the order is declared in the script); the self-test proves it can fail
+check-layout:
+	$(Q)bash scripts/check-layout.sh --self-test
+	$(Q)bash scripts/check-layout.sh
+
 # the whole suite: parsers first, then the real tracer in the real kernel
-test: format-check unit e2e
+test: format-check check-layout unit e2e
 
 # overhead against an untraced run, side by side; appends to bench/RESULTS.md
 bench: $(OUT)/spantap
