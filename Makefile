@@ -17,10 +17,15 @@ LIBS := -lbpf -lelf -lz -lcurl -lpthread -lm
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	-Ivmlinux/$(ARCH) -Ibpf -MMD -MP
 
-# everything but main.c and the loader goes into a library the tests link
-CORE_SRC := $(filter-out user/main.c user/loader.c,$(wildcard user/*.c))
+# user/ is one folder per pipeline stage (see scripts/check-layout.sh);
+# every .c under it is built, objects mirror the folders under $(OUT)/user/.
+# Everything but main.c and the loader goes into a library the tests link.
+USER_SRC := $(sort $(shell find user -name '*.c'))
+USER_HDR := $(sort $(shell find user -name '*.h'))
+USER_OBJ := $(patsubst user/%.c,$(OUT)/user/%.o,$(USER_SRC))
+CORE_SRC := $(filter-out user/main.c user/ingest/loader.c,$(USER_SRC))
 CORE_OBJ := $(patsubst user/%.c,$(OUT)/user/%.o,$(CORE_SRC))
-APP_OBJ := $(OUT)/user/main.o $(OUT)/user/loader.o
+APP_OBJ := $(OUT)/user/main.o $(OUT)/user/ingest/loader.o
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRC))
 
@@ -32,7 +37,7 @@ Q = @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-.PHONY: all clean test test-san unit e2e format format-check bench bench-quick fuzz
+.PHONY: all clean test test-san unit e2e format format-check check-layout bench bench-quick fuzz fuzz-regress
 all: $(OUT)/spantap
 
 $(OUT)/spantap.bpf.o: bpf/spantap.bpf.c | $(OUT)
@@ -45,12 +50,16 @@ $(OUT)/spantap.skel.h: $(OUT)/spantap.bpf.o
 
 $(OUT)/user/%.o: user/%.c | $(OUT)/user
 	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(USER_CFLAGS) -c $< -o $@
 
-$(OUT)/user/loader.o: $(OUT)/spantap.skel.h
+$(OUT)/user/ingest/loader.o: $(OUT)/spantap.skel.h
 
+# ar names members by basename: sources under user/ keep distinct basenames
+# (scripts/check-layout.sh checks), and the archive is rebuilt from scratch
 $(OUT)/libspantap.a: $(CORE_OBJ)
 	$(call msg,AR,$@)
+	$(Q)rm -f $@
 	$(Q)$(AR) rcs $@ $^
 
 $(OUT)/spantap: $(APP_OBJ) $(OUT)/libspantap.a
@@ -70,8 +79,14 @@ unit: $(UNIT_BIN)
 e2e: $(OUT)/spantap
 	$(Q)SPANTAP=$(abspath $(OUT)/spantap) /usr/bin/python3 -m pytest -q tests/e2e
 
+# dependencies between user/'s folders point down, and never in a cycle
+# (the order is declared in the script); the self-test proves it can fail
+check-layout:
+	$(Q)bash scripts/check-layout.sh --self-test
+	$(Q)bash scripts/check-layout.sh
+
 # the whole suite: parsers first, then the real tracer in the real kernel
-test: format-check unit e2e
+test: format-check check-layout unit e2e
 
 # overhead against an untraced run, side by side; appends to bench/RESULTS.md
 bench: $(OUT)/spantap
@@ -82,24 +97,39 @@ bench-quick: $(OUT)/spantap
 	$(Q)SPANTAP=$(abspath $(OUT)/spantap) /usr/bin/python3 bench/bench.py --quick
 
 # libFuzzer targets (clang, with ASan and UBSan), each run FUZZ_SECONDS on a
-# scratch copy of its committed seed corpus
+# scratch copy of its committed seed corpus, after replaying every input in
+# tests/fuzz/regressions/<target>/ once; what a run finds is written under
+# $(OUT)/fuzz/artifacts/<target>/, never into the source tree
 FUZZ_TARGETS := http1 redis tracectx events thrift
 FUZZ_SECONDS ?= 60
+FUZZ_BIN := $(patsubst %,$(OUT)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -std=gnu11 \
 	-D_GNU_SOURCE -DSPANTAP_VERSION='"fuzz"' -Ibpf -Iuser
-$(OUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC) $(wildcard user/*.h) bpf/spantap.h | $(OUT)
+$(OUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC) $(USER_HDR) bpf/spantap.h | $(OUT)
 	$(call msg,FUZZ-CC,$@)
 	$(Q)mkdir -p $(OUT)/fuzz
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $< $(CORE_SRC) -lz -lcurl -lpthread -lm -o $@
 
-fuzz: $(patsubst %,$(OUT)/fuzz/fuzz_%,$(FUZZ_TARGETS))
+# every input that once crashed a target, run once through it
+fuzz-regress: $(FUZZ_BIN)
 	$(Q)set -e; for t in $(FUZZ_TARGETS); do \
-		rm -rf $(OUT)/fuzz/corpus-$$t; mkdir -p $(OUT)/fuzz/corpus-$$t; \
+		inputs=$$(find tests/fuzz/regressions/$$t -type f 2>/dev/null | sort); \
+		[ -n "$$inputs" ] || continue; \
+		mkdir -p $(OUT)/fuzz/artifacts/$$t; \
+		echo "fuzz $$t: $$(echo "$$inputs" | wc -l) regression inputs"; \
+		$(OUT)/fuzz/fuzz_$$t -artifact_prefix=$(OUT)/fuzz/artifacts/$$t/ $$inputs >$(OUT)/fuzz/regress-$$t.log 2>&1 || \
+			{ grep -E "^(Running|==[0-9]+==ERROR|SUMMARY)" $(OUT)/fuzz/regress-$$t.log; exit 1; }; \
+	done
+
+fuzz: fuzz-regress
+	$(Q)set -e; for t in $(FUZZ_TARGETS); do \
+		rm -rf $(OUT)/fuzz/corpus-$$t; mkdir -p $(OUT)/fuzz/corpus-$$t $(OUT)/fuzz/artifacts/$$t; \
 		cp tests/fuzz/corpus/$$t/* $(OUT)/fuzz/corpus-$$t/; \
 		dict=; [ -f tests/fuzz/$$t.dict ] && dict=-dict=tests/fuzz/$$t.dict; \
 		echo "fuzz $$t: $(FUZZ_SECONDS) s"; \
 		$(OUT)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -print_final_stats=1 $$dict \
-			$(OUT)/fuzz/corpus-$$t 2>&1 | grep -E "^(#[0-9]+ +DONE|stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY)" ; \
+			-artifact_prefix=$(OUT)/fuzz/artifacts/$$t/ \
+			$(OUT)/fuzz/corpus-$$t 2>&1 | grep -E "^(#[0-9]+ +DONE|stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY|artifact_prefix|Test unit written)" ; \
 		test $${PIPESTATUS[0]} -eq 0; \
 	done
 
@@ -108,13 +138,16 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-
 test-san:
 	$(Q)$(MAKE) --no-print-directory OUT=build-san SAN="$(SAN_FLAGS)" CFLAGS="-g -O1" unit e2e
 
+FORMAT_SRC = $(wildcard bpf/*.c bpf/*.h) $(USER_SRC) $(USER_HDR) $(wildcard tests/unit/*.[ch] tests/fuzz/*.c)
+
 format:
-	clang-format -i bpf/*.c bpf/*.h user/*.c user/*.h tests/unit/*.c tests/fuzz/*.c
+	clang-format -i $(FORMAT_SRC)
 
 format-check:
-	clang-format --dry-run --Werror bpf/*.c bpf/*.h user/*.c user/*.h tests/unit/*.c tests/fuzz/*.c
+	clang-format --dry-run --Werror $(FORMAT_SRC)
 
 clean:
 	rm -rf $(OUT)
 
--include $(wildcard $(OUT)/*.d $(OUT)/user/*.d)
+# dependency files of every object, in whatever folder (missing ones are skipped)
+-include $(wildcard $(OUT)/*.d) $(USER_OBJ:.o=.d) $(UNIT_BIN:=.d)

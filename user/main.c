@@ -1,19 +1,21 @@
 /* spantap: command line, setup and the event loop. Events from the ring
  * buffer go to the connection table, which drives the protocol modules,
  * which hand finished spans to the sinks. */
-#include "alias.h"
-#include "caps.h"
-#include "conn.h"
-#include "export.h"
-#include "loader.h"
-#include "link.h"
-#include "log.h"
-#include "procinfo.h"
-#include "queuehop.h"
-#include "sink.h"
-#include "span.h"
-#include "stats.h"
-#include "stitch.h"
+#include "base/caps.h"
+#include "base/clock.h"
+#include "base/ids.h"
+#include "base/log.h"
+#include "base/procinfo.h"
+#include "base/stats.h"
+#include "conn/conn.h"
+#include "emit/sink.h"
+#include "export/export.h"
+#include "ingest/loader.h"
+#include "span/span.h"
+#include "trace/alias.h"
+#include "trace/link.h"
+#include "trace/queuehop.h"
+#include "trace/stitch.h"
 
 #include <errno.h>
 #include <getopt.h>

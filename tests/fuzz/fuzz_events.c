@@ -7,12 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conn.h"
-#include "export_batch.h"
-#include "sink.h"
-#include "alias.h"
-#include "queuehop.h"
-#include "span.h"
+#include "base/clock.h"
+#include "base/ids.h"
+#include "conn/conn.h"
+#include "emit/sink.h"
+#include "export/batch.h"
+#include "span/span.h"
+#include "trace/alias.h"
+#include "trace/queuehop.h"
 
 static struct batcher *batcher;
 

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http1.h"
+#include "parse/http1.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

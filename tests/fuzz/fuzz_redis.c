@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "redis.h"
+#include "parse/resp.h"
 
 static void run(const uint8_t *d, size_t n, int inline_ok)
 {

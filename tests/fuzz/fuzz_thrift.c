@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jaeger.h"
-#include "span.h"
-#include "thrift.h"
+#include "export/jaeger.h"
+#include "export/thrift.h"
+#include "span/span.h"
 
 #define CHECK(c)                 \
 	do {                     \

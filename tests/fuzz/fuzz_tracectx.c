@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tracectx.h"
+#include "parse/tracectx.h"
 
 static void check(int r, const struct trace_ctx *c)
 {

@@ -8,9 +8,10 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "export_batch.h"
-#include "span.h"
-#include "stats.h"
+#include "base/ids.h"
+#include "base/stats.h"
+#include "export/batch.h"
+#include "span/span.h"
 
 #define MAX_MSG 700
 

@@ -6,8 +6,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "procinfo.h"
-#include "span.h"
+#include "base/procinfo.h"
+#include "span/span.h"
 
 static void test_sanitize_target(void **state)
 {

@@ -8,7 +8,7 @@
 #include <cmocka.h>
 
 #include "guard.h"
-#include "http1.h"
+#include "parse/http1.h"
 
 struct req_vec {
 	const char *raw;

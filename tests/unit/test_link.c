@@ -8,13 +8,15 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "alias.h"
-#include "conn.h"
-#include "link.h"
-#include "queuehop.h"
-#include "sink.h"
-#include "span.h"
-#include "stats.h"
+#include "base/clock.h"
+#include "base/ids.h"
+#include "base/stats.h"
+#include "conn/conn.h"
+#include "emit/sink.h"
+#include "span/span.h"
+#include "trace/alias.h"
+#include "trace/link.h"
+#include "trace/queuehop.h"
 
 #define MAXS 64
 static struct span got[MAXS];

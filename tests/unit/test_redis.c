@@ -9,7 +9,7 @@
 #include <cmocka.h>
 
 #include "guard.h"
-#include "redis.h"
+#include "parse/resp.h"
 
 struct vec {
 	const char *raw;

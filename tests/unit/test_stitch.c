@@ -7,9 +7,10 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "proto.h"
-#include "span.h"
-#include "stitch.h"
+#include "base/ids.h"
+#include "conn/proto.h"
+#include "span/span.h"
+#include "trace/stitch.h"
 
 static void test_unambiguous_only(void **state)
 {

@@ -9,8 +9,8 @@
 #include <cmocka.h>
 
 #include "guard.h"
-#include "http1.h"
-#include "tracectx.h"
+#include "parse/http1.h"
+#include "parse/tracectx.h"
 
 static void hex16(const struct trace_ctx *c, char out[33])
 {

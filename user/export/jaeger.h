@@ -1,0 +1,29 @@
+/* Jaeger's Thrift model (jaeger.thrift / agent.thrift): spans, processes,
+ * batches and the agent's emitBatch message, in either Thrift protocol. */
+#ifndef SPANTAP_JAEGER_H
+#define SPANTAP_JAEGER_H
+
+#include "export/thrift.h"
+
+struct span;
+
+#define JAEGER_MAX_DATAGRAM 65000
+
+struct jaeger_process {
+	const char *service;
+	uint32_t pid;
+	const char *hostname;
+	const char *ip;
+	const char *exe;
+};
+
+/* One Span struct (no field header); string values longer than max_value
+ * bytes are cut and the span gets a "spantap.truncated" tag. Returns 1 when
+ * it cut anything. */
+int jaeger__encode_span(struct thrift_w *w, const struct span *s, size_t max_value);
+/* A Batch carrying already-encoded spans, wrapped in the agent's emitBatch
+ * message when envelope is set (UDP) or bare (collector HTTP). */
+void jaeger__encode_batch(struct thrift_w *w, const struct jaeger_process *p, const uint8_t *spans, size_t spans_len,
+			  uint32_t nspans, int envelope, int32_t seqid, int64_t seqno);
+
+#endif

@@ -1,0 +1,265 @@
+/* Loads and attaches bpf/spantap.bpf.c through its generated skeleton. Only
+ * syscall and sched tracepoints are used: they need no kprobes and are a
+ * stable ABI. tracefs is mounted here if the host has not done it. */
+#include "ingest/loader.h"
+
+#include "base/log.h"
+#include "ingest/ringset.h"
+#include "spantap.skel.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct loader {
+	struct spantap_bpf *skel;
+	struct ringset *rs;
+	int *ring_fds; /* one ring buffer per CPU, in events[cpu] */
+	int nrings;
+	loader_event_fn fn;
+	void *fn_ctx;
+	int nprogs;
+};
+
+/* A record's time: its last event's (the one that sent it). Records are
+ * one or more events, each a header and its payload, each 8-aligned. */
+static uint64_t record_ts(const void *data, uint32_t size)
+{
+	const uint8_t *p = data;
+	uint64_t ts = 0;
+
+	while (size >= sizeof(struct st_event_hdr)) {
+		const struct st_event_hdr *h = (const void *)p;
+		size_t n = (sizeof(*h) + h->cap_len + 7) & ~(size_t)7;
+
+		ts = h->ts_exit;
+		if (n >= size)
+			break;
+		p += n;
+		size -= (uint32_t)n;
+	}
+	return ts;
+}
+
+static void on_record(void *ctx, const void *data, uint32_t size)
+{
+	struct loader *l = ctx;
+
+	l->fn(l->fn_ctx, (void *)data, size);
+}
+
+/* Per-CPU ring size: the total asked for, shared, a power of two of at
+ * least 256 KiB. */
+static uint32_t ring_size(uint32_t total, int ncpu)
+{
+	uint32_t per = (total ? total : ST_RINGBUF_DEFAULT) / (uint32_t)ncpu, sz = 256 * 1024;
+
+	while (sz * 2 <= per && sz < (1u << 30))
+		sz *= 2;
+	return sz;
+}
+
+static int make_rings(struct loader *l, uint32_t size)
+{
+	int outer = bpf_map__fd(l->skel->maps.events);
+
+	l->ring_fds = calloc((size_t)l->nrings, sizeof(int));
+	if (!l->ring_fds)
+		return -ENOMEM;
+	for (int i = 0; i < l->nrings; i++)
+		l->ring_fds[i] = -1;
+	for (int i = 0; i < l->nrings; i++) {
+		uint32_t k = (uint32_t)i;
+		int fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "events_cpu", 0, 0, size, NULL);
+
+		if (fd < 0)
+			return -errno;
+		l->ring_fds[i] = fd;
+		if (bpf_map_update_elem(outer, &k, &fd, BPF_ANY))
+			return -errno;
+	}
+	return 0;
+}
+
+static int libbpf_log(enum libbpf_print_level lvl, const char *fmt, va_list ap)
+{
+	enum log_level l = lvl == LIBBPF_WARN ? LOG_WARN : LOG_DEBUG;
+	char buf[1024];
+	va_list ap2;
+	int n;
+
+	if (l > log_level)
+		return 0;
+	va_copy(ap2, ap);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	if (n >= (int)sizeof(buf)) {
+		/* a verifier log: all of it, it is what explains a failed load */
+		fputs("spantap: libbpf: ", stderr);
+		vfprintf(stderr, fmt, ap2);
+	} else {
+		log_msg(l, "libbpf: %s", buf);
+	}
+	va_end(ap2);
+	return 0;
+}
+
+static int ensure_tracefs(void)
+{
+	struct stat st;
+
+	if (stat("/sys/kernel/tracing/events/syscalls", &st) == 0)
+		return 0;
+	if (mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL) == 0)
+		return 0;
+	if (stat("/sys/kernel/debug/tracing/events/syscalls", &st) == 0)
+		return 0;
+	int err = -errno;
+	pr_err("failed to mount tracefs on '/sys/kernel/tracing': %s (mount it with "
+	       "'mount -t tracefs nodev /sys/kernel/tracing')\n",
+	       strerror(-err));
+	return err;
+}
+
+struct loader *loader__open(const struct loader_opts *o, loader_event_fn fn, void *ctx)
+{
+	struct loader *l = calloc(1, sizeof(*l));
+	struct bpf_program *prog;
+	int err, ncpu, tmpl = -1;
+	uint8_t one = 1;
+
+	if (!l)
+		return NULL;
+	libbpf_set_print(libbpf_log);
+	err = ensure_tracefs();
+	if (err)
+		goto cleanup;
+	l->skel = spantap_bpf__open();
+	if (!l->skel) {
+		err = -errno;
+		pr_err("failed to open BPF object 'spantap': %s\n", strerror(-err));
+		goto cleanup;
+	}
+	l->skel->rodata->targ_self_tgid = (uint32_t)getpid();
+	l->skel->rodata->targ_capture = o->capture_bytes;
+	l->skel->rodata->filter_pid = o->npids > 0;
+	l->skel->rodata->filter_port = o->nports > 0;
+	ncpu = libbpf_num_possible_cpus();
+	if (ncpu <= 0)
+		ncpu = 1;
+	bpf_map__set_max_entries(l->skel->maps.event_heap, (uint32_t)ncpu);
+	l->nrings = ncpu;
+	uint32_t rsize = ring_size(o->ringbuf_bytes, ncpu);
+	bpf_map__set_max_entries(l->skel->maps.events, (uint32_t)ncpu);
+	/* the rings in events must be like its template: of this size */
+	tmpl = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "events_tmpl", 0, 0, rsize, NULL);
+	if (tmpl < 0 || (err = bpf_map__set_inner_map_fd(l->skel->maps.events, tmpl))) {
+		err = tmpl < 0 ? -errno : err;
+		pr_err("failed to create ring buffer 'events_tmpl' (%u bytes): %s\n", rsize, strerror(-err));
+		goto cleanup;
+	}
+	if (o->kernel_conns)
+		bpf_map__set_max_entries(l->skel->maps.conn_info, o->kernel_conns);
+	if (o->kernel_inflight)
+		bpf_map__set_max_entries(l->skel->maps.active_io, o->kernel_inflight);
+
+	err = spantap_bpf__load(l->skel);
+	close(tmpl);
+	tmpl = -1;
+	if (err) {
+		pr_err("failed to load BPF object 'spantap': %s%s\n", strerror(-err),
+		       err == -EPERM ? " (needs root, or CAP_BPF and CAP_PERFMON)" : "");
+		goto cleanup;
+	}
+	for (int i = 0; i < o->npids; i++)
+		bpf_map__update_elem(l->skel->maps.filter_pids, &o->pids[i], sizeof(o->pids[i]), &one, 1, BPF_ANY);
+	for (int i = 0; i < o->nports; i++)
+		bpf_map__update_elem(l->skel->maps.filter_ports, &o->ports[i], sizeof(o->ports[i]), &one, 1, BPF_ANY);
+
+	err = make_rings(l, rsize);
+	if (err) {
+		pr_err("failed to create ring buffers 'events' (%d x %u bytes): %s\n", l->nrings, rsize,
+		       strerror(-err));
+		goto cleanup;
+	}
+	err = spantap_bpf__attach(l->skel);
+	if (err) {
+		pr_err("failed to attach BPF programs 'spantap': %s\n", strerror(-err));
+		goto cleanup;
+	}
+	bpf_object__for_each_program (prog, l->skel->obj)
+		l->nprogs++;
+
+	l->fn = fn;
+	l->fn_ctx = ctx;
+	l->rs = ringset__new(l->ring_fds, l->nrings, rsize, on_record, record_ts, l);
+	if (!l->rs) {
+		err = -errno;
+		pr_err("failed to map ring buffers 'events': %s\n", strerror(-err));
+		goto cleanup;
+	}
+	return l;
+cleanup:
+	if (tmpl >= 0)
+		close(tmpl);
+	loader__destroy(l);
+	errno = -err;
+	return NULL;
+}
+
+void loader__destroy(struct loader *l)
+{
+	if (!l)
+		return;
+	ringset__free(l->rs);
+	spantap_bpf__destroy(l->skel);
+	for (int i = 0; l->ring_fds && i < l->nrings; i++)
+		if (l->ring_fds[i] >= 0)
+			close(l->ring_fds[i]);
+	free(l->ring_fds);
+	free(l);
+}
+
+int loader__poll(struct loader *l, int timeout_ms)
+{
+	/* the kernel skips wakeups below a backlog (see WAKEUP_BYTES): what is
+	 * waiting without one is read here, once per timeout */
+	return ringset__poll(l->rs, timeout_ms);
+}
+
+int loader__drain(struct loader *l)
+{
+	return ringset__drain(l->rs);
+}
+
+int loader__counters(struct loader *l, uint64_t out[ST_C_MAX])
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t *vals;
+
+	if (ncpu <= 0)
+		return -EINVAL;
+	vals = calloc((size_t)ncpu, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	for (uint32_t k = 0; k < ST_C_MAX; k++) {
+		out[k] = 0;
+		if (bpf_map__lookup_elem(l->skel->maps.counters, &k, sizeof(k), vals, sizeof(*vals) * (size_t)ncpu, 0))
+			continue;
+		for (int c = 0; c < ncpu; c++)
+			out[k] += vals[c];
+	}
+	free(vals);
+	return 0;
+}
+
+int loader__nprogs(const struct loader *l)
+{
+	return l->nprogs;
+}
+_Static_assert(LOADER_LAG_NS == RINGSET_SLACK_NS, "the loader lags as much as the ring merge");

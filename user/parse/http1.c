@@ -1,0 +1,377 @@
+/* HTTP/1.x parser: request and status lines, header fields, body framing
+ * (RFC 9112 sections 3, 4, 5, 6 and 7.1) and a chunked-body delimiter. It is
+ * strict about structure and lenient only where real peers differ (bare LF
+ * line ends, obsolete line folding is refused). */
+#include "parse/http1.h"
+
+#include <string.h>
+#include <strings.h>
+
+static int is_tchar(unsigned char c)
+{
+	if (c >= 'a' && c <= 'z')
+		return 1;
+	if (c >= 'A' && c <= 'Z')
+		return 1;
+	if (c >= '0' && c <= '9')
+		return 1;
+	return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+/* visible ASCII, space, tab and obs-text; never CR, LF or other controls */
+static int is_field_char(unsigned char c)
+{
+	return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
+
+/* Finds the end of the line starting at p: returns the index just past the
+ * LF and sets *eol to the line length without CR LF; -2 incomplete. */
+static long line_end(const char *p, size_t len, size_t *eol)
+{
+	const char *lf = memchr(p, '\n', len);
+
+	if (!lf)
+		return -2;
+	*eol = (size_t)(lf - p);
+	if (*eol && p[*eol - 1] == '\r')
+		(*eol)--;
+	return lf - p + 1;
+}
+
+static int parse_version(const char *p, size_t len, int *minor)
+{
+	if (len != 8 || memcmp(p, "HTTP/1.", 7) != 0 || p[7] < '0' || p[7] > '9')
+		return -1;
+	*minor = p[7] - '0';
+	return 0;
+}
+
+/* Header fields up to and including the empty line; returns bytes consumed. */
+static int parse_headers(const char *buf, size_t len, size_t off, struct http1_head *h)
+{
+	h->num_headers = 0;
+	for (;;) {
+		size_t eol, i, n;
+		long next = line_end(buf + off, len - off, &eol);
+		const char *p = buf + off;
+
+		if (next < 0) {
+			/* reject garbage early instead of waiting for a LF forever */
+			for (i = 0; i < len - off; i++)
+				if (!is_field_char((unsigned char)p[i]) && p[i] != '\r')
+					return -1;
+			return -2;
+		}
+		if (eol == 0)
+			return (int)(off + next);
+		if (h->num_headers == HTTP1_MAX_HEADERS)
+			return -1;
+		for (n = 0; n < eol && p[n] != ':'; n++)
+			if (!is_tchar((unsigned char)p[n]))
+				return -1;
+		if (n == 0 || n == eol)
+			return -1;
+		struct http1_header *f = &h->headers[h->num_headers++];
+		f->name.p = p;
+		f->name.len = n;
+		i = n + 1;
+		while (i < eol && (p[i] == ' ' || p[i] == '\t'))
+			i++;
+		size_t end = eol;
+		while (end > i && (p[end - 1] == ' ' || p[end - 1] == '\t'))
+			end--;
+		for (size_t k = i; k < end; k++)
+			if (!is_field_char((unsigned char)p[k]))
+				return -1;
+		f->value.p = p + i;
+		f->value.len = end - i;
+		off += (size_t)next;
+		if (off > 0x7fffffff)
+			return -1;
+	}
+}
+
+int http1_parse_request(const char *buf, size_t len, struct http1_head *h)
+{
+	size_t eol, i = 0, sp1, sp2;
+	long next;
+
+	memset(h, 0, offsetof(struct http1_head, headers));
+	/* RFC 9112 2.2: ignore at least one empty line before a request */
+	while (i < len && (buf[i] == '\r' || buf[i] == '\n') && i < 4)
+		i++;
+	buf += i;
+	len -= i;
+	/* method: a token followed by one space */
+	for (sp1 = 0; sp1 < len && buf[sp1] != ' '; sp1++)
+		if (!is_tchar((unsigned char)buf[sp1]) || sp1 >= 20)
+			return -1;
+	next = line_end(buf, len, &eol);
+	if (next < 0) {
+		for (size_t k = sp1; k < len; k++)
+			if (!is_field_char((unsigned char)buf[k]) && buf[k] != '\r')
+				return -1;
+		return -2;
+	}
+	if (sp1 == 0 || sp1 >= eol)
+		return -1;
+	for (sp2 = sp1 + 1; sp2 < eol && buf[sp2] != ' '; sp2++)
+		if ((unsigned char)buf[sp2] <= 0x20 || buf[sp2] == 0x7f)
+			return -1;
+	if (sp2 == sp1 + 1 || sp2 >= eol)
+		return -1;
+	if (parse_version(buf + sp2 + 1, eol - sp2 - 1, &h->minor_version))
+		return -1;
+	h->method.p = buf;
+	h->method.len = sp1;
+	h->target.p = buf + sp1 + 1;
+	h->target.len = sp2 - sp1 - 1;
+	int r = parse_headers(buf, len, (size_t)next, h);
+	return r > 0 ? r + (int)i : r;
+}
+
+int http1_parse_response(const char *buf, size_t len, struct http1_head *h)
+{
+	size_t eol;
+	long next;
+
+	memset(h, 0, offsetof(struct http1_head, headers));
+	/* "HTTP/1.x NNN" must be there before anything else counts */
+	for (size_t k = 0; k < len && k < 12; k++) {
+		static const char pre[] = "HTTP/1.";
+		char c = buf[k];
+		if (k < 7 ? c != pre[k] : k == 8 ? c != ' ' : (c < '0' || c > '9'))
+			return -1;
+	}
+	next = line_end(buf, len, &eol);
+	if (next < 0)
+		return len > 8192 ? -1 : -2;
+	if (eol < 12 || (eol > 12 && buf[12] != ' '))
+		return -1;
+	if (parse_version(buf, 8, &h->minor_version))
+		return -1;
+	h->status = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
+	if (h->status < 100)
+		return -1;
+	h->reason.p = buf + (eol > 12 ? 13 : 12);
+	h->reason.len = eol > 12 ? eol - 13 : 0;
+	for (size_t k = 0; k < h->reason.len; k++)
+		if (!is_field_char((unsigned char)h->reason.p[k]))
+			return -1;
+	return parse_headers(buf, len, (size_t)next, h);
+}
+
+int http1_slice_eq(struct http1_slice s, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	return s.len == n && strncasecmp(s.p, lit, n) == 0;
+}
+
+const struct http1_slice *http1_header(const struct http1_head *h, const char *name)
+{
+	for (size_t i = 0; i < h->num_headers; i++)
+		if (http1_slice_eq(h->headers[i].name, name))
+			return &h->headers[i].value;
+	return NULL;
+}
+
+static int parse_length(struct http1_slice v, uint64_t *out)
+{
+	uint64_t n = 0;
+
+	if (v.len == 0 || v.len > 18)
+		return -1;
+	for (size_t i = 0; i < v.len; i++) {
+		if (v.p[i] < '0' || v.p[i] > '9')
+			return -1;
+		n = n * 10 + (uint64_t)(v.p[i] - '0');
+	}
+	*out = n;
+	return 0;
+}
+
+/* Transfer-Encoding ends in "chunked" (RFC 9112 6.1)? */
+static int ends_chunked(struct http1_slice v)
+{
+	while (v.len && (v.p[v.len - 1] == ' ' || v.p[v.len - 1] == '\t'))
+		v.len--;
+	return v.len >= 7 && strncasecmp(v.p + v.len - 7, "chunked", 7) == 0 &&
+	       (v.len == 7 || v.p[v.len - 8] == ',' || v.p[v.len - 8] == ' ');
+}
+
+enum http1_body http1_body_kind(const struct http1_head *h, int is_response, struct http1_slice req_method,
+				uint64_t *len)
+{
+	const struct http1_slice *te = NULL, *cl = NULL;
+	uint64_t n;
+
+	*len = 0;
+	if (is_response) {
+		if ((h->status >= 100 && h->status < 200) || h->status == 204 || h->status == 304)
+			return HTTP1_BODY_NONE;
+		if (http1_slice_eq(req_method, "HEAD"))
+			return HTTP1_BODY_NONE;
+		if (http1_slice_eq(req_method, "CONNECT") && h->status >= 200 && h->status < 300)
+			return HTTP1_BODY_UNTIL_CLOSE;
+	}
+	for (size_t i = 0; i < h->num_headers; i++) {
+		const struct http1_header *f = &h->headers[i];
+		if (http1_slice_eq(f->name, "transfer-encoding"))
+			te = &f->value;
+		else if (http1_slice_eq(f->name, "content-length")) {
+			/* repeated Content-Length must agree */
+			if (cl && (parse_length(*cl, &n) || parse_length(f->value, len) || n != *len))
+				return HTTP1_BODY_INVALID;
+			cl = &f->value;
+		}
+	}
+	if (te) {
+		if (ends_chunked(*te))
+			return HTTP1_BODY_CHUNKED;
+		/* a request must be chunked if it has a transfer coding */
+		return is_response ? HTTP1_BODY_UNTIL_CLOSE : HTTP1_BODY_INVALID;
+	}
+	if (cl) {
+		if (parse_length(*cl, len))
+			return HTTP1_BODY_INVALID;
+		return *len ? HTTP1_BODY_LENGTH : HTTP1_BODY_NONE;
+	}
+	return is_response ? HTTP1_BODY_UNTIL_CLOSE : HTTP1_BODY_NONE;
+}
+
+enum {
+	CH_SIZE, /* hex digits of the chunk size */
+	CH_EXT,	 /* chunk extension up to the line end */
+	CH_SIZE_LF,
+	CH_DATA,
+	CH_DATA_CR,
+	CH_DATA_LF,
+	CH_TRAILER_START, /* start of a trailer line or the final empty line */
+	CH_TRAILER,
+	CH_END_LF,
+};
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+ssize_t http1_chunked_feed(struct http1_chunked *c, const char *buf, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		char ch = buf[i];
+		switch (c->state) {
+		case CH_SIZE: {
+			int v = hexval(ch);
+			if (v >= 0) {
+				if (c->digits++ >= 15)
+					return -1;
+				c->remaining = c->remaining * 16 + (uint64_t)v;
+				i++;
+				break;
+			}
+			if (c->digits == 0)
+				return -1;
+			if (ch == ';' || ch == ' ' || ch == '\t')
+				c->state = CH_EXT;
+			else if (ch == '\r')
+				c->state = CH_SIZE_LF;
+			else if (ch == '\n')
+				goto size_done;
+			else
+				return -1;
+			i++;
+			break;
+		}
+		case CH_EXT:
+			if (ch == '\r')
+				c->state = CH_SIZE_LF;
+			else if (ch == '\n')
+				goto size_done;
+			else if (!is_field_char((unsigned char)ch))
+				return -1;
+			i++;
+			break;
+		case CH_SIZE_LF:
+			if (ch != '\n')
+				return -1;
+		size_done:
+			i++;
+			c->digits = 0;
+			c->state = c->remaining ? CH_DATA : CH_TRAILER_START;
+			break;
+		case CH_DATA: {
+			size_t n = len - i;
+			if (n > c->remaining)
+				n = (size_t)c->remaining;
+			c->remaining -= n;
+			i += n;
+			if (!c->remaining)
+				c->state = CH_DATA_CR;
+			break;
+		}
+		case CH_DATA_CR:
+			if (ch == '\r')
+				c->state = CH_DATA_LF;
+			else if (ch == '\n')
+				c->state = CH_SIZE;
+			else
+				return -1;
+			i++;
+			break;
+		case CH_DATA_LF:
+			if (ch != '\n')
+				return -1;
+			c->state = CH_SIZE;
+			i++;
+			break;
+		case CH_TRAILER_START:
+			i++;
+			if (ch == '\r') {
+				c->state = CH_END_LF;
+			} else if (ch == '\n') {
+				c->state = CH_SIZE;
+				return (ssize_t)i;
+			} else if (is_tchar((unsigned char)ch)) {
+				c->state = CH_TRAILER;
+			} else {
+				return -1;
+			}
+			break;
+		case CH_TRAILER:
+			if (ch == '\n')
+				c->state = CH_TRAILER_START;
+			else if (ch != '\r' && !is_field_char((unsigned char)ch))
+				return -1;
+			i++;
+			break;
+		case CH_END_LF:
+			if (ch != '\n')
+				return -1;
+			c->state = CH_SIZE;
+			return (ssize_t)(i + 1);
+		default:
+			return -1;
+		}
+	}
+	return -2;
+}
+
+int http1_chunked_skip(struct http1_chunked *c, uint64_t n)
+{
+	if (c->state != CH_DATA || n > c->remaining)
+		return -1;
+	c->remaining -= n;
+	if (!c->remaining)
+		c->state = CH_DATA_CR;
+	return 0;
+}

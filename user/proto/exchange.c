@@ -1,0 +1,47 @@
+/* Request lifecycle (see exchange.h): conn/'s queue plus the trace stage's
+ * bookkeeping, in the order the tracer needs it. */
+#include "proto/exchange.h"
+
+#include "conn/conn.h"
+#include "trace/alias.h"
+#include "trace/link.h"
+#include "trace/stitch.h"
+
+#include <stddef.h>
+
+void exchange__conn_new(const struct conn *c)
+{
+	link__conn_new(c);
+}
+
+void exchange__start(struct conn *c, struct pending *p)
+{
+	stitch__request(p, c->role != ST_ROLE_CLIENT, p->tid);
+	link__request(c, p);
+}
+
+struct pending *exchange__pop(struct conn *c)
+{
+	struct pending *p = pending__pop(c);
+
+	if (p)
+		link__pending_out(c, p);
+	return p;
+}
+
+void exchange__end(struct pending *p)
+{
+	if (!p)
+		return;
+	stitch__server_end(p);
+	alias__unref(p);
+	pending__free(p);
+}
+
+void exchange__drop_all(struct conn *c)
+{
+	struct pending *p;
+
+	while ((p = exchange__pop(c)))
+		exchange__end(p);
+}

@@ -1,0 +1,69 @@
+/* The span model every protocol builds and every sink reads: fixed-size,
+ * built in place, no allocation. Tag strings live in the span's own buffer. */
+#ifndef SPANTAP_SPAN_H
+#define SPANTAP_SPAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SPAN_MAX_TAGS 40
+#define SPAN_STRBUF 4096
+#define SPAN_NAME_MAX 160
+
+enum span_kind { SPAN_KIND_SERVER = 1, SPAN_KIND_CLIENT = 2 };
+enum tag_type { TAG_STR, TAG_INT, TAG_BOOL };
+
+struct span_tag {
+	const char *key; /* static string */
+	uint8_t type;
+	int64_t i;     /* TAG_INT, TAG_BOOL */
+	const char *s; /* TAG_STR: points into the span's strbuf */
+	uint32_t slen;
+};
+
+struct span {
+	uint8_t trace_id[16];
+	uint64_t span_id;
+	uint64_t parent_id;  /* 0: root */
+	uint64_t follows_id; /* FOLLOWS_FROM this span (in follows_trace), or 0 */
+	uint8_t follows_trace[16];
+	uint8_t kind;
+	bool error;
+	uint32_t pid, tid;
+	uint64_t start_ns, end_ns; /* wall clock, ns since the epoch */
+	const char *service;
+	char name[SPAN_NAME_MAX];
+	uint32_t ntags;
+	struct span_tag tags[SPAN_MAX_TAGS];
+	uint32_t strused;
+	char strbuf[SPAN_STRBUF];
+};
+
+struct conn;
+
+/* Starts a span for an exchange on c: kind, times, process and peer tags.
+ * Its ids were fixed when the request started: stitch__apply sets them. */
+void span__begin(struct span *s, const struct conn *c, enum span_kind kind, uint64_t start_mono, uint64_t end_mono,
+		 uint32_t tid);
+void span__set_name(struct span *s, const char *a, size_t alen, const char *b, size_t blen);
+/* Tags; a value that does not fit is truncated (and marked with "..."). */
+void span__tag_str(struct span *s, const char *key, const char *v, size_t len);
+void span__tag_cstr(struct span *s, const char *key, const char *v);
+void span__tag_int(struct span *s, const char *key, int64_t v);
+void span__tag_bool(struct span *s, const char *key, bool v);
+const struct span_tag *span__tag(const struct span *s, const char *key);
+/* Marks the span failed, with error.type = type. */
+void span__error(struct span *s, const char *type, size_t len);
+/* The span is complete: a failed one gets error=true. The caller then hands
+ * it to alias__emit (trace/alias.h), the gate in front of the sinks. */
+void span__finish(struct span *s);
+/* A copy whose tags point into its own buffer. */
+void span__copy(struct span *dst, const struct span *src);
+
+/* Copies a URL target into out, replacing the values of query parameters
+ * whose names look secret (token, password, key...) with "?". Returns the
+ * length written (always < outlen). */
+size_t sanitize_target(char *out, size_t outlen, const char *t, size_t tlen);
+
+#endif
