@@ -15,6 +15,7 @@
 #include "trace/alias.h"
 #include "trace/link.h"
 #include "trace/queuehop.h"
+#include "trace/sampler.h"
 #include "trace/stitch.h"
 
 #include <errno.h>
@@ -63,7 +64,11 @@ static const char usage[] =
 	"      --stats             print counters every 5 s (they are always printed on exit)\n"
 	"      --max-conns N, --max-pending N, --max-held N\n"
 	"                          the same as --limit conns=N, pending=N, held=N\n"
-	"      --ringbuf-mb N      kernel ring buffer size in MiB, a power of two (default 16)\n"
+	"      --ringbuf-mb N      kernel ring buffer size in MiB, shared by one ring per CPU (default 16)\n"
+	"      --sample RATIO      keep this share of new traces, 0.0001-1 (default 1): decided at the\n"
+	"                          root, followed by every span of the trace\n"
+	"      --max-traces-per-sec N\n"
+	"                          keep at most N new traces a second (default 100000; 0: no limit)\n"
 	"      --limit NAME=N      the bound of one table (repeatable; --limit help lists them)\n"
 	"  -v, --verbose           debug messages (libbpf's too)\n"
 	"  -q, --quiet             errors only on stderr\n"
@@ -82,6 +87,7 @@ struct config {
 	const char *collector;
 	int gzip;
 	int print;
+	struct sampler_config sample;
 };
 
 static int parse_num(const char *flag, const char *s, long min, long max, long *out)
@@ -113,6 +119,8 @@ enum {
 	OPT_COMPRESS,
 	OPT_MAX_HELD,
 	OPT_LIMIT,
+	OPT_SAMPLE,
+	OPT_MAX_TPS,
 };
 
 /* Every table's bound, by name: --limit NAME=N. */
@@ -175,6 +183,8 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 		{"ringbuf-mb", required_argument, NULL, OPT_RINGBUF},
 		{"max-held", required_argument, NULL, OPT_MAX_HELD},
 		{"limit", required_argument, NULL, OPT_LIMIT},
+		{"sample", required_argument, NULL, OPT_SAMPLE},
+		{"max-traces-per-sec", required_argument, NULL, OPT_MAX_TPS},
 		{"jaeger-agent", required_argument, NULL, OPT_AGENT},
 		{"jaeger-agent-protocol", required_argument, NULL, OPT_AGENT_PROTO},
 		{"print", no_argument, NULL, OPT_PRINT},
@@ -233,6 +243,25 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 			break;
 		case OPT_STATS:
 			cfg->stats_interval = 5;
+			break;
+		case OPT_SAMPLE: {
+			char *end;
+			double r;
+			errno = 0;
+			r = strtod(optarg, &end);
+			if (errno || end == optarg || *end || !(r >= 0.0001 && r <= 1.0)) {
+				fprintf(stderr,
+					"spantap: invalid value '%s' for --sample: expected a ratio from 0.0001 to 1\n",
+					optarg);
+				return -EINVAL;
+			}
+			cfg->sample.ratio = r;
+			break;
+		}
+		case OPT_MAX_TPS:
+			if (parse_num("--max-traces-per-sec", optarg, 0, 100000000, &v))
+				return -EINVAL;
+			cfg->sample.max_tps = (double)v;
 			break;
 		case OPT_MAX_CONNS:
 			if (parse_num("--max-conns", optarg, 16, 1 << 22, &v))
@@ -427,7 +456,8 @@ static int on_event(void *ctx, void *data, size_t size)
 
 int main(int argc, char **argv)
 {
-	struct config cfg = {.lo = {.capture_bytes = ST_CAPTURE_DEFAULT}};
+	struct config cfg = {.lo = {.capture_bytes = ST_CAPTURE_DEFAULT},
+			     .sample = {.ratio = 1.0, .max_tps = SAMPLER_DEFAULT_MAX_TPS}};
 	uint64_t start, last_tick, last_stats, last_sync;
 	int err;
 
@@ -445,6 +475,7 @@ int main(int argc, char **argv)
 				       .max_pending_per_conn = lim_val[L_PENDING_PER_CONN]};
 	cfg.alias = (struct alias_limits){.max_traces = lim_val[L_TRACES], .max_held = lim_val[L_HELD]};
 	ids__init();
+	sampler__configure(&cfg.sample);
 	clock__sync();
 	if (conn_table__init(&cfg.lim) || alias__init(&cfg.alias) || stitch__init(lim_val[L_THREADS]) ||
 	    queuehop__init(lim_val[L_PUSHES]) || procinfo__init(lim_val[L_PROCESSES])) {

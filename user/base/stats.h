@@ -28,7 +28,9 @@
 	X(export_spans, "spans handed to an exporter's peer")                            \
 	X(export_dropped, "spans an exporter could not deliver")                         \
 	X(export_batches, "batches (datagrams or requests) delivered")                   \
-	X(export_truncated, "spans whose long tag values were cut to fit a datagram")
+	X(export_truncated, "spans whose long tag values were cut to fit a datagram")    \
+	X(traces_skipped, "new traces not sampled (--sample, --max-traces-per-sec)")     \
+	X(spans_skipped, "spans of traces not sampled: not built or not exported")
 
 struct stats {
 #define X(name, desc) uint64_t name;

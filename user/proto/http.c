@@ -63,6 +63,8 @@ static void emit_span(struct conn *c, const struct pending *p, int status, uint6
 	char url[512], ver[8], host[130];
 	int hostlen;
 
+	if (alias__skipped(p->trace_id))
+		return;
 	span__begin(&sp, c, kind, p->ts_start, end_ts, p->tid);
 	stitch__apply(&sp, p);
 	if (kind == SPAN_KIND_SERVER)

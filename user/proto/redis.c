@@ -83,6 +83,8 @@ static void emit_span(struct conn *c, struct pending *p, const struct resp_msg *
 	int n;
 
 	queuehop__reply(c, p, reply, end_ts);
+	if (alias__skipped(p->trace_id))
+		return;
 	span__begin(&sp, c, kind, p->ts_start, end_ts, p->tid);
 	stitch__apply(&sp, p);
 	span__set_name(&sp, p->redis.cmd, p->redis.cmd_len, "", 0);

@@ -52,6 +52,9 @@ void alias__resolve_id(uint8_t trace_id[16]);
 /* The gate between span assembly and the sinks: resolves s and delivers
  * it, or holds a copy while its trace is undecided. */
 void alias__emit(struct span *s);
+/* Is this trace decided and not sampled? (Then its spans need not be
+ * built: counted as skipped.) */
+int alias__skipped(const uint8_t trace_id[16]);
 /* Everything before watermark_mono has been read from the kernel: passes
  * deadlines and delivers what was decided. */
 void alias__tick(uint64_t watermark_mono);

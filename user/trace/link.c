@@ -3,6 +3,7 @@
  * (method and target, or command and key) in order, and the client's
  * request must have started first: a wrong parent is worse than none. */
 #include "trace/link.h"
+#include "trace/sampler.h"
 
 #include "base/hash.h"
 #include "base/stats.h"
@@ -157,6 +158,9 @@ static void server_request(struct conn *c, struct pending *p)
 			return;
 		}
 	}
+	/* a root, for now: its sampling is decided here (a link later makes
+	 * it its client's, decision included) */
+	sampler__root(p->trace_id, p->ts_start);
 	if (is_local(c->nraddr) && alias__wait(p, p->ts_start + LINK_WAIT_NS, ALIAS_PEER) == 0)
 		p->link = LS_WAIT;
 }

@@ -2,6 +2,7 @@
  * (linear probing, tombstone-free deletion by backward shift). A thread
  * with two requests in flight (an event loop) is ambiguous and lends no
  * context: a wrong parent is worse than none. */
+#include "trace/sampler.h"
 #include "trace/stitch.h"
 
 #include "base/ids.h"
@@ -94,7 +95,9 @@ static void server_begin(struct pending *p, uint32_t tid)
 	if (p->ctx.source != TCTX_NONE) {
 		memcpy(p->trace_id, p->ctx.trace_id, 16);
 		p->parent_id = p->ctx.span_id;
+		sampler__inherited(p->trace_id, p->ctx.sampled);
 	} else {
+		/* a root unless linked to its client: decided there (link.c) */
 		ids__trace_id(p->trace_id);
 		p->parent_id = 0;
 	}
@@ -117,11 +120,13 @@ void stitch__request(struct pending *p, int server, uint32_t tid)
 		memcpy(p->trace_id, p->ctx.trace_id, 16);
 		p->span_id = p->ctx.span_id;
 		p->parent_id = p->ctx.parent_id;
+		sampler__inherited(p->trace_id, p->ctx.sampled);
 		return;
 	}
 	p->span_id = ids__span_id();
 	if (stitch__client_parent(tid, p->trace_id, &p->parent_id)) {
 		ids__trace_id(p->trace_id);
+		sampler__root(p->trace_id, p->ts_start);
 		p->parent_id = 0;
 	}
 }

@@ -1,0 +1,133 @@
+/* Head-based sampling (see sampler.h). The decision travels in the trace id
+ * itself: a skipped trace's last 4 bytes are a keyed hash of its first 12,
+ * a mark no other id carries but by chance (2^-32), so any span that holds
+ * the id, however it got it, knows without a table. Ids that arrived with a
+ * "not sampled" header cannot be marked: they are remembered in a small
+ * direct-mapped table. Rate limiting is a token bucket in event time. */
+#include "trace/sampler.h"
+
+#include "base/ids.h"
+#include "base/stats.h"
+
+#include <string.h>
+
+#define INHERITED_SLOTS 4096
+
+static struct sampler_config cfg = {.ratio = 1.0};
+static int configured;
+static uint64_t key0, key1;
+static double tokens;
+static uint64_t last_ts;
+static uint8_t inherited[INHERITED_SLOTS][16];
+
+static uint64_t mix(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	return x ^ (x >> 33);
+}
+
+static uint32_t mark_of(const uint8_t t[16])
+{
+	uint64_t a;
+	uint32_t b;
+
+	memcpy(&a, t, 8);
+	memcpy(&b, t + 8, 4);
+	return (uint32_t)(mix(a ^ key0) ^ mix((uint64_t)b ^ key1));
+}
+
+static int marked(const uint8_t t[16])
+{
+	uint32_t m;
+
+	memcpy(&m, t + 12, 4);
+	return m == mark_of(t);
+}
+
+static uint32_t slot_of(const uint8_t t[16])
+{
+	uint64_t a;
+
+	memcpy(&a, t, 8);
+	return (uint32_t)(mix(a ^ key1) % INHERITED_SLOTS);
+}
+
+void sampler__configure(const struct sampler_config *c)
+{
+	cfg = *c;
+	configured = 1;
+	key0 = ids__span_id();
+	key1 = ids__span_id();
+	tokens = cfg.max_tps;
+	last_ts = 0;
+	memset(inherited, 0, sizeof(inherited));
+}
+
+static int decide(uint64_t ts)
+{
+	if (cfg.ratio < 1.0 && (double)(ids__span_id() >> 11) * 0x1.0p-53 >= cfg.ratio)
+		return 0;
+	if (cfg.max_tps <= 0)
+		return 1;
+	if (last_ts && ts > last_ts) {
+		tokens += (double)(ts - last_ts) * 1e-9 * cfg.max_tps;
+		if (tokens > cfg.max_tps)
+			tokens = cfg.max_tps; /* a burst of at most one second's worth */
+	}
+	if (ts > last_ts)
+		last_ts = ts;
+	if (tokens < 1.0)
+		return 0;
+	tokens -= 1.0;
+	return 1;
+}
+
+void sampler__root(uint8_t trace_id[16], uint64_t ts)
+{
+	uint32_t m;
+
+	if (decide(ts)) {
+		if (marked(trace_id))
+			trace_id[12] ^= 1; /* drawn with the mark by chance: not skipped */
+		return;
+	}
+	m = mark_of(trace_id);
+	memcpy(trace_id + 12, &m, 4);
+	stats.traces_skipped++;
+}
+
+void sampler__inherited(const uint8_t trace_id[16], int sampled)
+{
+	uint8_t(*s)[16] = &inherited[slot_of(trace_id)];
+
+	if (!sampled)
+		memcpy(*s, trace_id, 16);
+	else if (!memcmp(*s, trace_id, 16))
+		memset(*s, 0, 16);
+}
+
+int sampler__keep(const uint8_t trace_id[16])
+{
+	if (marked(trace_id))
+		return 0;
+	return memcmp(inherited[slot_of(trace_id)], trace_id, 16) != 0;
+}
+
+const char *sampler__type(double *param)
+{
+	if (!configured)
+		return NULL;
+	if (cfg.ratio < 1.0) {
+		*param = cfg.ratio; /* a rate limit, if any, caps it */
+		return "probabilistic";
+	}
+	if (cfg.max_tps > 0) {
+		*param = cfg.max_tps;
+		return "ratelimiting";
+	}
+	*param = 1;
+	return "const";
+}
