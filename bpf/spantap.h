@@ -85,6 +85,10 @@ struct st_event_hdr {
 	__u8 raddr[16];
 	char comm[ST_COMM_LEN];
 };
+_Static_assert(sizeof(struct st_event_hdr) == 112, "event ABI changed: update both sides");
+_Static_assert(ST_DEFER_SLOT == sizeof(struct st_event_hdr) + ST_DEFER_MAX,
+	       "a deferred event is a header and its payload");
+_Static_assert(ST_DEFER_SLOT % 8 == 0, "events in a record are 8-aligned");
 
 /* Counters kept per CPU in the `counters` array. */
 enum st_counter {

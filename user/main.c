@@ -11,6 +11,7 @@
 #include "emit/sink.h"
 #include "export/export.h"
 #include "ingest/loader.h"
+#include "proto/sessions.h"
 #include "span/span.h"
 #include "trace/alias.h"
 #include "trace/link.h"
@@ -483,6 +484,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	link__init();
+	sessions__register();
 	if (setup_sinks(&cfg))
 		return 2;
 	signal(SIGINT, on_signal);
@@ -533,6 +535,7 @@ int main(int argc, char **argv)
 	}
 	/* what the kernel already sent still counts */
 	loader__drain(ldr);
+	conn_table__flush_exits();
 	err = 0;
 cleanup:
 	alias__flush();

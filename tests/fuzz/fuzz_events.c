@@ -9,6 +9,7 @@
 
 #include "base/clock.h"
 #include "base/ids.h"
+#include "proto/sessions.h"
 #include "conn/conn.h"
 #include "emit/sink.h"
 #include "export/batch.h"
@@ -42,6 +43,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	clock__sync();
 	if (conn_table__init(&lim) || alias__init(&alim))
 		abort();
+	sessions__register();
 	batcher = batcher__new(THRIFT_COMPACT, 65000, 1, discard, NULL);
 	sink__add(&jaeger_sink);
 	return 0;

@@ -11,6 +11,7 @@
 #include "base/clock.h"
 #include "base/ids.h"
 #include "base/stats.h"
+#include "proto/sessions.h"
 #include "conn/conn.h"
 #include "emit/sink.h"
 #include "span/span.h"
@@ -87,6 +88,7 @@ static int setup(void **state)
 	ids__init();
 	clock__sync();
 	assert_int_equal(conn_table__init(&lim), 0);
+	sessions__register();
 	assert_int_equal(alias__init(&alim), 0);
 	memset(&stats, 0, sizeof(stats));
 	ngot = 0;

@@ -15,8 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-_Static_assert(sizeof(struct st_event_hdr) == 112, "event ABI changed: update both sides");
-
 static struct pool *conn_pool, *pending_pool, *reasm_pool;
 static struct conn **buckets, **tbuckets;
 static uint32_t nbuckets, nconns;
@@ -41,6 +39,17 @@ int conn_table__init(const struct conn_limits *lim)
 	return 0;
 }
 
+/* Processes that exited, closed a little later: the kernel sends a
+ * thread's deferred request start when the thread exits, which may be
+ * after its process's exit event (the leader is not always last). */
+#define EXIT_GRACE_NS 100000000ULL
+#define MAX_EXITS 256
+static struct {
+	uint32_t tgid;
+	uint64_t ts;
+} exits[MAX_EXITS];
+static uint32_t exits_head, exits_n;
+
 void conn_table__free(void)
 {
 	free(buckets);
@@ -51,6 +60,7 @@ void conn_table__free(void)
 	pool__free(reasm_pool);
 	conn_pool = pending_pool = reasm_pool = NULL;
 	nconns = 0;
+	exits_head = exits_n = 0;
 }
 
 uint32_t conn_table__count(void)
@@ -139,16 +149,21 @@ static void conn_destroy(struct conn *c, uint64_t ts)
 	nconns--;
 }
 
+/* the session of each protocol the kernel classifies, registered from above */
+static const struct proto_ops *protos[ST_PROTO_OTHER];
+
+void conn_table__set_proto(uint8_t proto, const struct proto_ops *ops)
+{
+	if (proto < ST_PROTO_OTHER)
+		protos[proto] = ops;
+}
+
 static struct conn *conn_create(const struct st_event_hdr *h)
 {
-	const struct proto_ops *ops;
+	const struct proto_ops *ops = h->proto < ST_PROTO_OTHER ? protos[h->proto] : NULL;
 	struct conn *c;
 
-	if (h->proto == ST_PROTO_HTTP1)
-		ops = &proto_http1;
-	else if (h->proto == ST_PROTO_REDIS)
-		ops = &proto_redis;
-	else
+	if (!ops)
 		return NULL;
 	c = pool__get(conn_pool);
 	if (!c) {
@@ -195,6 +210,30 @@ static struct conn *conn_create(const struct st_event_hdr *h)
 	return c;
 }
 
+static void close_process(uint32_t tgid, uint64_t ts);
+
+static void exit_pop(void)
+{
+	close_process(exits[exits_head].tgid, exits[exits_head].ts);
+	exits_head = (exits_head + 1) % MAX_EXITS;
+	exits_n--;
+}
+
+static void exit_push(uint32_t tgid, uint64_t ts)
+{
+	if (exits_n == MAX_EXITS)
+		exit_pop();
+	exits[(exits_head + exits_n) % MAX_EXITS].tgid = tgid;
+	exits[(exits_head + exits_n) % MAX_EXITS].ts = ts;
+	exits_n++;
+}
+
+void conn_table__flush_exits(void)
+{
+	while (exits_n)
+		exit_pop();
+}
+
 static void close_process(uint32_t tgid, uint64_t ts)
 {
 	struct conn *c = lru.lru_next, *next;
@@ -234,7 +273,7 @@ int conn_table__handle(const void *data, size_t size)
 			conn_destroy(c, h->ts_exit);
 		return 0;
 	case ST_EV_EXIT:
-		close_process(h->tgid, h->ts_exit);
+		exit_push(h->tgid, h->ts_exit);
 		return 0;
 	default:
 		return -EINVAL;
@@ -243,6 +282,8 @@ int conn_table__handle(const void *data, size_t size)
 
 void conn_table__tick(uint64_t now)
 {
+	while (exits_n && exits[exits_head].ts + EXIT_GRACE_NS <= now)
+		exit_pop();
 	for (struct conn *c = lru.lru_next; c != &lru; c = c->lru_next)
 		if (c->ops->tick)
 			c->ops->tick(c, now);
@@ -250,6 +291,7 @@ void conn_table__tick(uint64_t now)
 
 void conn_table__close_all(void)
 {
+	conn_table__flush_exits();
 	while (lru.lru_next != &lru)
 		conn_destroy(lru.lru_next, lru.lru_next->last_ts);
 }

@@ -43,12 +43,18 @@ struct conn_limits {
 	uint32_t max_pending_per_conn;
 };
 
+struct proto_ops;
 int conn_table__init(const struct conn_limits *lim);
+/* The session that handles connections of a protocol (enum st_proto): the
+ * protocol layer above registers itself, the table never names it. */
+void conn_table__set_proto(uint8_t proto, const struct proto_ops *ops);
 void conn_table__free(void);
 /* Routes one ring-buffer record; returns 0 or -EINVAL for a malformed one. */
 int conn_table__handle(const void *data, size_t size);
 /* Ends exchanges that waited too long; call a few times a second. */
 void conn_table__tick(uint64_t now_mono);
+/* Closes now the processes whose exit still waits out its grace period. */
+void conn_table__flush_exits(void);
 /* Closes every connection (at exit, so their spans are not lost). */
 void conn_table__close_all(void);
 uint32_t conn_table__count(void);

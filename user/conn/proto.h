@@ -104,9 +104,6 @@ struct proto_ops {
 	void (*tick)(struct conn *c, uint64_t now);
 };
 
-extern const struct proto_ops proto_http1;
-extern const struct proto_ops proto_redis;
-
 /* request queue of a connection, shared by the protocols: a bounded queue
  * and nothing else (proto/exchange.h adds the tracer's bookkeeping) */
 struct pending *pending__push(struct conn *c);

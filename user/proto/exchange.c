@@ -1,6 +1,7 @@
 /* Request lifecycle (see exchange.h): conn/'s queue plus the trace stage's
  * bookkeeping, in the order the tracer needs it. */
 #include "proto/exchange.h"
+#include "proto/sessions.h"
 
 #include "conn/conn.h"
 #include "trace/alias.h"
@@ -44,4 +45,10 @@ void exchange__drop_all(struct conn *c)
 
 	while ((p = exchange__pop(c)))
 		exchange__end(p);
+}
+
+void sessions__register(void)
+{
+	conn_table__set_proto(ST_PROTO_HTTP1, &proto_http1);
+	conn_table__set_proto(ST_PROTO_REDIS, &proto_redis);
 }

@@ -6,6 +6,7 @@
 #include "base/stats.h"
 #include "conn/conn.h"
 #include "proto/exchange.h"
+#include "proto/sessions.h"
 #include "span/span.h"
 #include "trace/alias.h"
 #include "trace/stitch.h"
