@@ -118,3 +118,17 @@ clean:
 	rm -rf $(OUT)
 
 -include $(wildcard $(OUT)/*.d $(OUT)/user/*.d)
+
+# user space alone on a synthetic event stream: ns per span, and with
+# bench-user-callgrind instructions per span (repeatable on a busy machine)
+$(OUT)/bench/userbench: bench/userbench.c $(OUT)/libspantap.a
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(OUT)/bench
+	$(Q)$(CC) $(USER_CFLAGS) $< $(OUT)/libspantap.a $(LIBS) -o $@
+
+.PHONY: bench-user bench-user-callgrind
+bench-user: $(OUT)/bench/userbench
+	$(Q)$(OUT)/bench/userbench
+
+bench-user-callgrind: $(OUT)/bench/userbench
+	$(Q)bench/userbench-callgrind.sh $(OUT)/bench/userbench
