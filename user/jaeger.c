@@ -125,7 +125,7 @@ static uint8_t *c_i64(uint8_t *p, int64_t v)
 static uint8_t *c_bytes(uint8_t *p, const void *v, size_t n)
 {
 	p = c_varint(p, n);
-	memcpy(p, v, n);
+	span__copy_bytes(p, v, n);
 	return p + n;
 }
 
@@ -228,7 +228,7 @@ static uint8_t *b_field(uint8_t *p, uint8_t type, uint8_t id)
 static uint8_t *b_bytes(uint8_t *p, const void *v, size_t n)
 {
 	p = b_be32(p, (uint32_t)n);
-	memcpy(p, v, n);
+	span__copy_bytes(p, v, n);
 	return p + n;
 }
 

@@ -130,7 +130,7 @@ static const char *strbuf_put(struct span *s, const char *v, size_t len, uint32_
 		if (len >= 3)
 			memcpy(dst + len - 3, "...", 3);
 	} else {
-		memcpy(dst, v, len);
+		span__copy_bytes(dst, v, len);
 	}
 	s->strused += (uint32_t)len;
 	*outlen = (uint32_t)len;

@@ -43,6 +43,29 @@ struct span {
 
 struct conn;
 
+/* memcpy for the short strings tags hold: no call up to 32 bytes */
+static inline void span__copy_bytes(void *dst, const void *src, size_t n)
+{
+	char *d = dst;
+	const char *s = src;
+
+	if (n >= 16 && n <= 32) {
+		__builtin_memcpy(d, s, 16);
+		__builtin_memcpy(d + n - 16, s + n - 16, 16);
+	} else if (n >= 8 && n < 16) {
+		__builtin_memcpy(d, s, 8);
+		__builtin_memcpy(d + n - 8, s + n - 8, 8);
+	} else if (n >= 4 && n < 8) {
+		__builtin_memcpy(d, s, 4);
+		__builtin_memcpy(d + n - 4, s + n - 4, 4);
+	} else if (n < 4) {
+		for (size_t i = 0; i < n; i++)
+			d[i] = s[i];
+	} else {
+		__builtin_memcpy(d, s, n);
+	}
+}
+
 /* Starts a span for an exchange on c: kind, times, process and peer tags.
  * Its ids were fixed when the request started: stitch__apply sets them. */
 void span__begin(struct span *s, const struct conn *c, enum span_kind kind, uint64_t start_mono, uint64_t end_mono,
