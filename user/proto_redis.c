@@ -47,6 +47,9 @@ static int is_keyed(const char *cmd)
 
 static int subscribe_kind(const char *cmd)
 {
+	/* each of these has S, U or N second: most commands are out at once */
+	if (cmd[0] && cmd[1] != 'S' && cmd[1] != 'U' && cmd[1] != 'N')
+		return 0;
 	return strcmp(cmd, "SUBSCRIBE") == 0 || strcmp(cmd, "PSUBSCRIBE") == 0 || strcmp(cmd, "SSUBSCRIBE") == 0 ||
 	       strcmp(cmd, "UNSUBSCRIBE") == 0 || strcmp(cmd, "PUNSUBSCRIBE") == 0 || strcmp(cmd, "SUNSUBSCRIBE") == 0;
 }
