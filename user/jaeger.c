@@ -316,8 +316,8 @@ int jaeger__encode_span(struct thrift_w *w, const struct span *s, size_t max_val
 	return truncated;
 }
 
-void jaeger__encode_batch(struct thrift_w *w, const struct jaeger_process *p, const uint8_t *spans, size_t spans_len,
-			  uint32_t nspans, int envelope, int32_t seqid, int64_t seqno)
+static void encode_batch(struct thrift_w *w, const struct jaeger_process *p, const uint8_t *spans, size_t spans_len,
+			 uint32_t nspans, int envelope, int32_t seqid, int64_t seqno, size_t *spans_at)
 {
 	if (envelope) {
 		thrift_message_begin(w, "emitBatch", T_ONEWAY, seqid);
@@ -341,10 +341,27 @@ void jaeger__encode_batch(struct thrift_w *w, const struct jaeger_process *p, co
 	thrift_struct_end(w);
 	thrift_field_begin(w, T_LIST, 2);
 	thrift_list_begin(w, T_STRUCT, nspans);
+	if (spans_at)
+		*spans_at = w->len;
 	thrift_raw(w, spans, spans_len);
 	thrift_field_begin(w, T_I64, 3);
 	thrift_i64(w, seqno);
 	thrift_struct_end(w); /* Batch */
 	if (envelope)
 		thrift_struct_end(w); /* emitBatch_args */
+}
+
+void jaeger__encode_batch(struct thrift_w *w, const struct jaeger_process *p, const uint8_t *spans, size_t spans_len,
+			  uint32_t nspans, int envelope, int32_t seqid, int64_t seqno)
+{
+	encode_batch(w, p, spans, spans_len, nspans, envelope, seqid, seqno, NULL);
+}
+
+size_t jaeger__encode_batch_around(struct thrift_w *w, const struct jaeger_process *p, uint32_t nspans, int envelope,
+				   int32_t seqid, int64_t seqno)
+{
+	size_t at = 0;
+
+	encode_batch(w, p, NULL, 0, nspans, envelope, seqid, seqno, &at);
+	return at;
 }
