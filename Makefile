@@ -151,3 +151,25 @@ clean:
 
 # dependency files of every object, in whatever folder (missing ones are skipped)
 -include $(wildcard $(OUT)/*.d) $(USER_OBJ:.o=.d) $(UNIT_BIN:=.d)
+
+# user space alone on a synthetic event stream: ns per span, and with
+# bench-user-callgrind instructions per span (repeatable on a busy machine)
+$(OUT)/bench/userbench: bench/userbench.c $(OUT)/libspantap.a
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(OUT)/bench
+	$(Q)$(CC) $(USER_CFLAGS) $< $(OUT)/libspantap.a $(LIBS) -o $@
+
+.PHONY: bench-user bench-user-callgrind bench-user-digest
+bench-user: $(OUT)/bench/userbench
+	$(Q)$(OUT)/bench/userbench
+
+bench-user-callgrind: $(OUT)/bench/userbench
+	$(Q)bench/userbench-callgrind.sh $(OUT)/bench/userbench
+
+# a hash of every datagram's bytes, compact and binary, built with a fixed
+# version string (it is in every datagram): equal before and after a change
+# that must not change what spans carry
+bench-user-digest:
+	$(Q)$(MAKE) --no-print-directory OUT=build-digest VERSION=userbench build-digest/bench/userbench
+	$(Q)build-digest/bench/userbench --digest --spans 100000 | tail -1
+	$(Q)build-digest/bench/userbench --digest --spans 100000 --binary | tail -1

@@ -79,10 +79,52 @@ static void test_limits_and_truncation(void **state)
 	batcher__free(b);
 }
 
+/* A span that fits is written in one go, one that may not through the
+ * checked field writers: whatever room is left, the bytes are the same. */
+static void test_room_does_not_change_bytes(void **state)
+{
+	static struct span s;
+	static uint8_t full[8192], part[8192];
+	size_t limits[] = {SIZE_MAX, 16};
+
+	(void)state;
+	ids__init();
+	make_span(&s, 1, 30);
+	span__tag_bool(&s, "error", true);
+	span__tag_int(&s, "peer.port", -12345678901LL);
+	for (int i = 0; i < 16; i++)
+		span__tag_str(&s, "k", "value", 5); /* a list header of more than 14 */
+	for (int follows = 0; follows < 2; follows++) {
+		s.follows_id = follows ? 0x1234567890abcdefULL : 0;
+		memset(s.follows_trace, 0xab, sizeof(s.follows_trace));
+		for (int proto = THRIFT_COMPACT; proto <= THRIFT_BINARY; proto++) {
+			for (size_t l = 0; l < 2; l++) {
+				struct thrift_w w;
+				thrift_w_init(&w, (enum thrift_proto)proto, full, sizeof(full));
+				int cut = jaeger__encode_span(&w, &s, limits[l]);
+				size_t n = w.len;
+				assert_false(w.overflow);
+				assert_int_equal(cut, l == 1);
+				for (size_t cap = 0; cap <= n + 600; cap++) {
+					memset(part, 0x55, sizeof(part));
+					thrift_w_init(&w, (enum thrift_proto)proto, part, cap);
+					assert_int_equal(jaeger__encode_span(&w, &s, limits[l]), cut);
+					assert_int_equal(w.overflow, cap < n);
+					if (!w.overflow) {
+						assert_int_equal(w.len, n);
+						assert_memory_equal(part, full, n);
+					}
+				}
+			}
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_limits_and_truncation),
+		cmocka_unit_test(test_room_does_not_change_bytes),
 	};
 	return cmocka_run_group_tests_name("export", tests, NULL, NULL);
 }

@@ -25,17 +25,28 @@ struct agent_sink {
 	uint8_t out[JAEGER_MAX_DATAGRAM];
 };
 
+/* The message is written around the batch's body and sent gathered from
+ * both: the body is not copied. */
 static void agent_deliver(void *ctx, const struct jaeger_process *p, const uint8_t *body, size_t len, uint32_t n)
 {
 	struct agent_sink *a = ctx;
 	struct thrift_w w;
+	struct iovec iov[3];
+	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 3};
+	size_t at, total;
+	int too_large;
 
 	thrift_w_init(&w, a->proto, a->out, sizeof(a->out));
-	jaeger__encode_batch(&w, p, body, len, n, 1, a->seqid++, a->seqno++);
-	if (w.overflow || send(a->fd, a->out, w.len, MSG_DONTWAIT) != (ssize_t)w.len) {
+	at = jaeger__encode_batch_around(&w, p, n, 1, a->seqid++, a->seqno++);
+	total = w.len + len;
+	too_large = w.overflow || total > sizeof(a->out);
+	iov[0] = (struct iovec){.iov_base = a->out, .iov_len = at};
+	iov[1] = (struct iovec){.iov_base = (void *)body, .iov_len = len};
+	iov[2] = (struct iovec){.iov_base = a->out + at, .iov_len = w.len - at};
+	if (too_large || sendmsg(a->fd, &msg, MSG_DONTWAIT) != (ssize_t)total) {
 		/* ECONNREFUSED (no agent), EAGAIN (socket full): these are lost */
 		stats__add(export_dropped, n);
-		pr_debug("failed to send datagram to jaeger agent: %s\n", w.overflow ? "too large" : strerror(errno));
+		pr_debug("failed to send datagram to jaeger agent: %s\n", too_large ? "too large" : strerror(errno));
 		return;
 	}
 	stats__add(export_spans, n);

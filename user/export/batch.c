@@ -132,6 +132,14 @@ void batcher__add(struct batcher *b, const struct span *s)
 	struct thrift_w w;
 	int cut = 0;
 
+	/* most spans go straight into the batch, whole */
+	thrift_w_init(&w, b->proto, o->body + o->len, o->max_body - o->len);
+	jaeger__encode_span(&w, s, SIZE_MAX);
+	if (!w.overflow) {
+		o->len += w.len;
+		o->n++;
+		return;
+	}
 	/* a span too big for one message loses the ends of long values */
 	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
 		thrift_w_init(&w, b->proto, b->tmp, o->max_body);

@@ -19,45 +19,44 @@ static int64_t be64_at(const uint8_t *b)
 }
 
 /* A Tag struct up to its value field; the caller writes the value. */
-static void tag_begin(struct thrift_w *w, const char *k, int32_t vtype)
+static void tag_begin(struct thrift_w *w, const char *k, size_t klen, int32_t vtype)
 {
 	thrift_struct_begin(w);
 	thrift_field_begin(w, T_STRING, 1);
-	thrift_string(w, k, strlen(k));
+	thrift_string(w, k, klen);
 	thrift_field_begin(w, T_I32, 2);
 	thrift_i32(w, vtype);
 }
 
-static void tag_str(struct thrift_w *w, const char *k, const char *v, size_t vlen)
+static void tag_str(struct thrift_w *w, const char *k, size_t klen, const char *v, size_t vlen)
 {
-	tag_begin(w, k, TAG_T_STRING);
+	tag_begin(w, k, klen, TAG_T_STRING);
 	thrift_field_begin(w, T_STRING, 3);
 	thrift_string(w, v, vlen);
 	thrift_struct_end(w);
 }
 
-static void tag_long(struct thrift_w *w, const char *k, int64_t v)
+static void tag_long(struct thrift_w *w, const char *k, size_t klen, int64_t v)
 {
-	tag_begin(w, k, TAG_T_LONG);
+	tag_begin(w, k, klen, TAG_T_LONG);
 	thrift_field_begin(w, T_I64, 6);
 	thrift_i64(w, v);
 	thrift_struct_end(w);
 }
 
-static void tag_bool(struct thrift_w *w, const char *k, int v)
+static void tag_bool(struct thrift_w *w, const char *k, size_t klen, int v)
 {
-	tag_begin(w, k, TAG_T_BOOL);
+	tag_begin(w, k, klen, TAG_T_BOOL);
 	thrift_field_bool(w, 5, v);
 	thrift_struct_end(w);
 }
 
-int jaeger__encode_span(struct thrift_w *w, const struct span *s, size_t max_value)
-{
-	int truncated = 0;
+#define TRUNCATED_KEY "spantap.truncated"
 
-	for (uint32_t i = 0; i < s->ntags; i++)
-		if (s->tags[i].type == TAG_STR && s->tags[i].slen > max_value)
-			truncated = 1;
+/* The Span struct through the field writers: every bounds check in place,
+ * for a span that may not fit. */
+static void encode_span_checked(struct thrift_w *w, const struct span *s, size_t max_value, int truncated)
+{
 	thrift_struct_begin(w);
 	thrift_field_begin(w, T_I64, 1);
 	thrift_i64(w, be64_at(s->trace_id + 8));
@@ -95,20 +94,230 @@ int jaeger__encode_span(struct thrift_w *w, const struct span *s, size_t max_val
 	for (uint32_t i = 0; i < s->ntags; i++) {
 		const struct span_tag *t = &s->tags[i];
 		if (t->type == TAG_STR)
-			tag_str(w, t->key, t->s, t->slen < max_value ? t->slen : max_value);
+			tag_str(w, t->key, t->klen, t->s, t->slen < max_value ? t->slen : max_value);
 		else if (t->type == TAG_INT)
-			tag_long(w, t->key, t->i);
+			tag_long(w, t->key, t->klen, t->i);
 		else
-			tag_bool(w, t->key, (int)t->i);
+			tag_bool(w, t->key, t->klen, (int)t->i);
 	}
 	if (truncated)
-		tag_bool(w, "spantap.truncated", 1);
+		tag_bool(w, TRUNCATED_KEY, sizeof(TRUNCATED_KEY) - 1, 1);
 	thrift_struct_end(w);
+}
+
+/* The same bytes written straight, for a span known to fit (most): one
+ * bounds check per span instead of one per field. */
+static uint8_t *c_varint(uint8_t *p, uint64_t v)
+{
+	while (v >= 0x80) {
+		*p++ = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (uint8_t)v;
+	return p;
+}
+
+static uint8_t *c_i64(uint8_t *p, int64_t v)
+{
+	return c_varint(p, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+}
+
+static uint8_t *c_bytes(uint8_t *p, const void *v, size_t n)
+{
+	p = c_varint(p, n);
+	span__copy_bytes(p, v, n);
+	return p + n;
+}
+
+/* compact: field headers are (id delta << 4 | type); a Tag is key (1),
+ * vType (2, an i32), then vStr (3), vBool (5) or vLong (6) */
+static uint8_t *c_tag(uint8_t *p, const struct span_tag *t, size_t max_value)
+{
+	*p++ = 0x10 | THRIFT_C_BINARY;
+	p = c_bytes(p, t->key, t->klen);
+	*p++ = 0x10 | THRIFT_C_I32;
+	if (t->type == TAG_STR) {
+		*p++ = 2 * TAG_T_STRING;
+		*p++ = 0x10 | THRIFT_C_BINARY;
+		p = c_bytes(p, t->s, t->slen < max_value ? t->slen : max_value);
+	} else if (t->type == TAG_INT) {
+		*p++ = 2 * TAG_T_LONG;
+		*p++ = 0x40 | THRIFT_C_I64;
+		p = c_i64(p, t->i);
+	} else {
+		*p++ = 2 * TAG_T_BOOL;
+		*p++ = 0x30 | (t->i ? THRIFT_C_TRUE : THRIFT_C_FALSE);
+	}
+	*p++ = 0;
+	return p;
+}
+
+static uint8_t *c_span(uint8_t *p, const struct span *s, size_t max_value, int truncated)
+{
+	uint32_t n = s->ntags + (uint32_t)truncated;
+
+	*p++ = 0x10 | THRIFT_C_I64;
+	p = c_i64(p, be64_at(s->trace_id + 8));
+	*p++ = 0x10 | THRIFT_C_I64;
+	p = c_i64(p, be64_at(s->trace_id));
+	*p++ = 0x10 | THRIFT_C_I64;
+	p = c_i64(p, (int64_t)s->span_id);
+	*p++ = 0x10 | THRIFT_C_I64;
+	p = c_i64(p, (int64_t)s->parent_id);
+	*p++ = 0x10 | THRIFT_C_BINARY;
+	p = c_bytes(p, s->name, strnlen(s->name, sizeof(s->name)));
+	if (s->follows_id) {
+		*p++ = 0x10 | THRIFT_C_LIST;
+		*p++ = 0x10 | THRIFT_C_STRUCT;
+		*p++ = 0x10 | THRIFT_C_I32;
+		*p++ = 2; /* FOLLOWS_FROM, zigzag */
+		*p++ = 0x10 | THRIFT_C_I64;
+		p = c_i64(p, be64_at(s->follows_trace + 8));
+		*p++ = 0x10 | THRIFT_C_I64;
+		p = c_i64(p, be64_at(s->follows_trace));
+		*p++ = 0x10 | THRIFT_C_I64;
+		p = c_i64(p, (int64_t)s->follows_id);
+		*p++ = 0;
+	}
+	*p++ = (s->follows_id ? 0x10 : 0x20) | THRIFT_C_I32;
+	*p++ = 2; /* sampled */
+	*p++ = 0x10 | THRIFT_C_I64;
+	p = c_i64(p, (int64_t)(s->start_ns / 1000));
+	*p++ = 0x10 | THRIFT_C_I64;
+	p = c_i64(p, (int64_t)((s->end_ns - s->start_ns) / 1000));
+	*p++ = 0x10 | THRIFT_C_LIST;
+	if (n < 15) {
+		*p++ = (uint8_t)(n << 4 | THRIFT_C_STRUCT);
+	} else {
+		*p++ = 0xf0 | THRIFT_C_STRUCT;
+		p = c_varint(p, n);
+	}
+	for (uint32_t i = 0; i < s->ntags; i++)
+		p = c_tag(p, &s->tags[i], max_value);
+	if (truncated) {
+		static const struct span_tag cut = {
+			.key = TRUNCATED_KEY, .klen = sizeof(TRUNCATED_KEY) - 1, .type = TAG_BOOL, .i = 1};
+		p = c_tag(p, &cut, max_value);
+	}
+	*p++ = 0;
+	return p;
+}
+
+static uint8_t *b_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+	return p + 4;
+}
+
+static uint8_t *b_be64(uint8_t *p, uint64_t v)
+{
+	return b_be32(b_be32(p, (uint32_t)(v >> 32)), (uint32_t)v);
+}
+
+static uint8_t *b_field(uint8_t *p, uint8_t type, uint8_t id)
+{
+	p[0] = type;
+	p[1] = 0;
+	p[2] = id;
+	return p + 3;
+}
+
+static uint8_t *b_bytes(uint8_t *p, const void *v, size_t n)
+{
+	p = b_be32(p, (uint32_t)n);
+	span__copy_bytes(p, v, n);
+	return p + n;
+}
+
+static uint8_t *b_tag(uint8_t *p, const struct span_tag *t, size_t max_value)
+{
+	p = b_field(p, T_STRING, 1);
+	p = b_bytes(p, t->key, t->klen);
+	p = b_field(p, T_I32, 2);
+	if (t->type == TAG_STR) {
+		p = b_be32(p, TAG_T_STRING);
+		p = b_field(p, T_STRING, 3);
+		p = b_bytes(p, t->s, t->slen < max_value ? t->slen : max_value);
+	} else if (t->type == TAG_INT) {
+		p = b_be32(p, TAG_T_LONG);
+		p = b_field(p, T_I64, 6);
+		p = b_be64(p, (uint64_t)t->i);
+	} else {
+		p = b_be32(p, TAG_T_BOOL);
+		p = b_field(p, T_BOOL, 5);
+		*p++ = t->i ? 1 : 0;
+	}
+	*p++ = 0;
+	return p;
+}
+
+static uint8_t *b_span(uint8_t *p, const struct span *s, size_t max_value, int truncated)
+{
+	p = b_be64(b_field(p, T_I64, 1), (uint64_t)be64_at(s->trace_id + 8));
+	p = b_be64(b_field(p, T_I64, 2), (uint64_t)be64_at(s->trace_id));
+	p = b_be64(b_field(p, T_I64, 3), s->span_id);
+	p = b_be64(b_field(p, T_I64, 4), s->parent_id);
+	p = b_bytes(b_field(p, T_STRING, 5), s->name, strnlen(s->name, sizeof(s->name)));
+	if (s->follows_id) {
+		p = b_field(p, T_LIST, 6);
+		*p++ = T_STRUCT;
+		p = b_be32(p, 1);
+		p = b_be32(b_field(p, T_I32, 1), 1);
+		p = b_be64(b_field(p, T_I64, 2), (uint64_t)be64_at(s->follows_trace + 8));
+		p = b_be64(b_field(p, T_I64, 3), (uint64_t)be64_at(s->follows_trace));
+		p = b_be64(b_field(p, T_I64, 4), s->follows_id);
+		*p++ = 0;
+	}
+	p = b_be32(b_field(p, T_I32, 7), 1);
+	p = b_be64(b_field(p, T_I64, 8), s->start_ns / 1000);
+	p = b_be64(b_field(p, T_I64, 9), (s->end_ns - s->start_ns) / 1000);
+	p = b_field(p, T_LIST, 10);
+	*p++ = T_STRUCT;
+	p = b_be32(p, s->ntags + (uint32_t)truncated);
+	for (uint32_t i = 0; i < s->ntags; i++)
+		p = b_tag(p, &s->tags[i], max_value);
+	if (truncated) {
+		static const struct span_tag cut = {
+			.key = TRUNCATED_KEY, .klen = sizeof(TRUNCATED_KEY) - 1, .type = TAG_BOOL, .i = 1};
+		p = b_tag(p, &cut, max_value);
+	}
+	*p++ = 0;
+	return p;
+}
+
+/* the most any field but tag values and keys takes, in either protocol */
+#define SPAN_FIXED_MAX 256
+#define TAG_FIXED_MAX 40
+
+int jaeger__encode_span(struct thrift_w *w, const struct span *s, size_t max_value)
+{
+	size_t bound = SPAN_FIXED_MAX + sizeof(s->name) + TAG_FIXED_MAX + sizeof(TRUNCATED_KEY);
+	int truncated = 0;
+
+	for (uint32_t i = 0; i < s->ntags; i++) {
+		const struct span_tag *t = &s->tags[i];
+		bound += TAG_FIXED_MAX + t->klen;
+		if (t->type == TAG_STR) {
+			bound += t->slen;
+			if (t->slen > max_value)
+				truncated = 1;
+		}
+	}
+	if (w->overflow || w->depth + 2 >= THRIFT_MAX_DEPTH || bound > w->cap - w->len) {
+		encode_span_checked(w, s, max_value, truncated);
+		return truncated;
+	}
+	uint8_t *p = w->buf + w->len;
+	p = w->proto == THRIFT_COMPACT ? c_span(p, s, max_value, truncated) : b_span(p, s, max_value, truncated);
+	w->len = (size_t)(p - w->buf);
 	return truncated;
 }
 
-void jaeger__encode_batch(struct thrift_w *w, const struct jaeger_process *p, const uint8_t *spans, size_t spans_len,
-			  uint32_t nspans, int envelope, int32_t seqid, int64_t seqno)
+static void encode_batch(struct thrift_w *w, const struct jaeger_process *p, const uint8_t *spans, size_t spans_len,
+			 uint32_t nspans, int envelope, int32_t seqid, int64_t seqno, size_t *spans_at)
 {
 	if (envelope) {
 		thrift_message_begin(w, "emitBatch", T_ONEWAY, seqid);
@@ -122,19 +331,37 @@ void jaeger__encode_batch(struct thrift_w *w, const struct jaeger_process *p, co
 	thrift_string(w, p->service, strlen(p->service));
 	thrift_field_begin(w, T_LIST, 2);
 	thrift_list_begin(w, T_STRUCT, 6);
-	tag_str(w, "hostname", p->hostname, strlen(p->hostname));
-	tag_str(w, "ip", p->ip, strlen(p->ip));
-	tag_long(w, "pid", p->pid);
-	tag_str(w, "process.executable.path", p->exe, strlen(p->exe));
-	tag_str(w, "jaeger.version", "spantap-" SPANTAP_VERSION, strlen("spantap-" SPANTAP_VERSION));
-	tag_str(w, "spantap.version", SPANTAP_VERSION, strlen(SPANTAP_VERSION));
+	tag_str(w, "hostname", 8, p->hostname, strlen(p->hostname));
+	tag_str(w, "ip", 2, p->ip, strlen(p->ip));
+	tag_long(w, "pid", 3, p->pid);
+	tag_str(w, "process.executable.path", strlen("process.executable.path"), p->exe, strlen(p->exe));
+	tag_str(w, "jaeger.version", strlen("jaeger.version"), "spantap-" SPANTAP_VERSION,
+		strlen("spantap-" SPANTAP_VERSION));
+	tag_str(w, "spantap.version", strlen("spantap.version"), SPANTAP_VERSION, strlen(SPANTAP_VERSION));
 	thrift_struct_end(w);
 	thrift_field_begin(w, T_LIST, 2);
 	thrift_list_begin(w, T_STRUCT, nspans);
+	if (spans_at)
+		*spans_at = w->len;
 	thrift_raw(w, spans, spans_len);
 	thrift_field_begin(w, T_I64, 3);
 	thrift_i64(w, seqno);
 	thrift_struct_end(w); /* Batch */
 	if (envelope)
 		thrift_struct_end(w); /* emitBatch_args */
+}
+
+void jaeger__encode_batch(struct thrift_w *w, const struct jaeger_process *p, const uint8_t *spans, size_t spans_len,
+			  uint32_t nspans, int envelope, int32_t seqid, int64_t seqno)
+{
+	encode_batch(w, p, spans, spans_len, nspans, envelope, seqid, seqno, NULL);
+}
+
+size_t jaeger__encode_batch_around(struct thrift_w *w, const struct jaeger_process *p, uint32_t nspans, int envelope,
+				   int32_t seqid, int64_t seqno)
+{
+	size_t at = 0;
+
+	encode_batch(w, p, NULL, 0, nspans, envelope, seqid, seqno, &at);
+	return at;
 }

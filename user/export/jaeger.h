@@ -25,5 +25,9 @@ int jaeger__encode_span(struct thrift_w *w, const struct span *s, size_t max_val
  * message when envelope is set (UDP) or bare (collector HTTP). */
 void jaeger__encode_batch(struct thrift_w *w, const struct jaeger_process *p, const uint8_t *spans, size_t spans_len,
 			  uint32_t nspans, int envelope, int32_t seqid, int64_t seqno);
+/* The same message without the spans' bytes, for a sender that gathers
+ * them from where they are: returns the offset at which they belong. */
+size_t jaeger__encode_batch_around(struct thrift_w *w, const struct jaeger_process *p, uint32_t nspans, int envelope,
+				   int32_t seqid, int64_t seqno);
 
 #endif

@@ -7,21 +7,42 @@
 #include <string.h>
 #include <strings.h>
 
+/* token characters (RFC 9110 5.6.2) */
+static const uint8_t tchar[256] = {
+	['0' ... '9'] = 1, ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1, ['!'] = 1, ['#'] = 1, ['$'] = 1,
+	['%'] = 1,	   ['&'] = 1,	      ['\''] = 1,	 ['*'] = 1, ['+'] = 1, ['-'] = 1,
+	['.'] = 1,	   ['^'] = 1,	      ['_'] = 1,	 ['`'] = 1, ['|'] = 1, ['~'] = 1,
+};
+
 static int is_tchar(unsigned char c)
 {
-	if (c >= 'a' && c <= 'z')
-		return 1;
-	if (c >= 'A' && c <= 'Z')
-		return 1;
-	if (c >= '0' && c <= '9')
-		return 1;
-	return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+	return tchar[c];
 }
 
 /* visible ASCII, space, tab and obs-text; never CR, LF or other controls */
 static int is_field_char(unsigned char c)
 {
 	return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
+
+/* p[0..n) are all field characters: eight at a time while none is below
+ * 0x20 or 0x7f (a tab, rare, takes the byte-by-byte way) */
+static int all_field_chars(const char *p, size_t n)
+{
+	const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		uint64_t x, del;
+		memcpy(&x, p + i, 8);
+		del = x ^ (0x7f * ones);
+		if (((x - 0x20 * ones) & ~x & high) || ((del - ones) & ~del & high))
+			break;
+	}
+	for (; i < n; i++)
+		if (!is_field_char((unsigned char)p[i]))
+			return 0;
+	return 1;
 }
 
 /* Finds the end of the line starting at p: returns the index just past the
@@ -66,10 +87,10 @@ static int parse_headers(const char *buf, size_t len, size_t off, struct http1_h
 			return (int)(off + next);
 		if (h->num_headers == HTTP1_MAX_HEADERS)
 			return -1;
-		for (n = 0; n < eol && p[n] != ':'; n++)
-			if (!is_tchar((unsigned char)p[n]))
-				return -1;
-		if (n == 0 || n == eol)
+		/* a token, then ':' (p[eol] is CR or LF: not a token) */
+		for (n = 0; is_tchar((unsigned char)p[n]); n++)
+			;
+		if (n == 0 || n == eol || p[n] != ':')
 			return -1;
 		struct http1_header *f = &h->headers[h->num_headers++];
 		f->name.p = p;
@@ -80,9 +101,8 @@ static int parse_headers(const char *buf, size_t len, size_t off, struct http1_h
 		size_t end = eol;
 		while (end > i && (p[end - 1] == ' ' || p[end - 1] == '\t'))
 			end--;
-		for (size_t k = i; k < end; k++)
-			if (!is_field_char((unsigned char)p[k]))
-				return -1;
+		if (!all_field_chars(p + i, end - i))
+			return -1;
 		f->value.p = p + i;
 		f->value.len = end - i;
 		off += (size_t)next;

@@ -56,13 +56,34 @@ static void copy_slice(char *dst, size_t cap, uint16_t *len, struct http1_slice 
 	*len = (uint16_t)n;
 }
 
+/* Appends up to n bytes of v, stopping at a NUL, to out[*len] while there
+ * is room (cap includes a terminating NUL, as snprintf's "%.*s"). */
+static void put(char *out, size_t cap, size_t *len, const char *v, size_t n)
+{
+	size_t room = cap - 1 - *len;
+
+	n = strnlen(v, n < room ? n : room);
+	memcpy(out + *len, v, n);
+	*len += n;
+	out[*len] = 0;
+}
+
+/* decimal digits of v into out (at least 21 bytes), backwards; returns the start */
+static char *utoa(char *end, uint64_t v)
+{
+	do
+		*--end = (char)('0' + v % 10);
+	while (v /= 10);
+	return end;
+}
+
 static void emit_span(struct conn *c, const struct pending *p, int status, uint64_t end_ts, const char *err)
 {
 	enum span_kind kind = c->role == ST_ROLE_CLIENT ? SPAN_KIND_CLIENT : SPAN_KIND_SERVER;
 	const char *t = p->http.target, *q = memchr(t, '?', p->http.target_len);
 	size_t pathlen = q ? (size_t)(q - t) : p->http.target_len;
-	char url[512], ver[8], host[130];
-	int hostlen;
+	char url[512], ver[8], host[130], num[24];
+	size_t hostlen = 0, n = 0;
 
 	if (alias__skipped(p->trace_id))
 		return;
@@ -79,30 +100,41 @@ static void emit_span(struct conn *c, const struct pending *p, int status, uint6
 		span__tag_str(&sp, "url.query", q + 1, p->http.target_len - pathlen - 1);
 	span__tag_str(&sp, "http.target", t, p->http.target_len);
 	if (p->http.host_len) {
-		hostlen = snprintf(host, sizeof(host), "%.*s", (int)p->http.host_len, p->http.host);
+		put(host, sizeof(host), &hostlen, p->http.host, p->http.host_len);
 	} else {
 		/* no Host header (HTTP/1.0): the address the client connected to */
-		const char *ip = kind == SPAN_KIND_SERVER ? c->lip : c->rip;
-		hostlen = snprintf(host, sizeof(host), strchr(ip, ':') ? "[%s]:%u" : "%s:%u", ip,
-				   kind == SPAN_KIND_SERVER ? c->lport : c->rport);
+		int server = kind == SPAN_KIND_SERVER;
+		const char *ip = server ? c->lip : c->rip;
+		size_t iplen = server ? c->lip_len : c->rip_len;
+		char *port = utoa(num + sizeof(num), server ? c->lport : c->rport);
+		int v6 = memchr(ip, ':', iplen) != NULL;
+		if (v6)
+			put(host, sizeof(host), &hostlen, "[", 1);
+		put(host, sizeof(host), &hostlen, ip, iplen);
+		put(host, sizeof(host), &hostlen, v6 ? "]:" : ":", v6 ? 2 : 1);
+		put(host, sizeof(host), &hostlen, port, (size_t)(num + sizeof(num) - port));
 	}
-	int n = snprintf(url, sizeof(url), "http://%.*s%.*s", hostlen, host, (int)p->http.target_len, t);
-	if (n >= (int)sizeof(url))
-		n = sizeof(url) - 1;
+	put(url, sizeof(url), &n, "http://", 7);
+	put(url, sizeof(url), &n, host, hostlen);
+	put(url, sizeof(url), &n, t, p->http.target_len);
 	if (kind == SPAN_KIND_CLIENT)
-		span__tag_str(&sp, "url.full", url, (size_t)n);
-	span__tag_str(&sp, "http.url", url, (size_t)n);
+		span__tag_str(&sp, "url.full", url, n);
+	span__tag_str(&sp, "http.url", url, n);
 	/* server.address: the host name without its port */
-	const char *colon = memrchr(host, ':', (size_t)hostlen);
+	const char *colon = memrchr(host, ':', hostlen);
 	if (colon && host[hostlen - 1] != ']' && colon > host)
 		span__tag_str(&sp, "server.address", host, (size_t)(colon - host));
 	else
-		span__tag_str(&sp, "server.address", host, (size_t)hostlen);
+		span__tag_str(&sp, "server.address", host, hostlen);
 	if (kind == SPAN_KIND_SERVER)
 		span__tag_cstr(&sp, "url.scheme", "http");
 	span__tag_cstr(&sp, "network.protocol.name", "http");
-	snprintf(ver, sizeof(ver), "1.%u", p->http.minor_version);
-	span__tag_cstr(&sp, "network.protocol.version", ver);
+	ver[0] = '1';
+	ver[1] = '.';
+	n = 2;
+	char *minor = utoa(num + sizeof(num), p->http.minor_version);
+	put(ver, sizeof(ver), &n, minor, (size_t)(num + sizeof(num) - minor));
+	span__tag_str(&sp, "network.protocol.version", ver, n);
 	if (p->http.ua_len)
 		span__tag_str(&sp, "user_agent.original", p->http.user_agent, p->http.ua_len);
 	if (status > 0) {
@@ -110,9 +142,8 @@ static void emit_span(struct conn *c, const struct pending *p, int status, uint6
 		span__tag_int(&sp, "http.status_code", status);
 		/* a server's 4xx is the client's fault, not the server's */
 		if (status >= 500 || (kind == SPAN_KIND_CLIENT && status >= 400)) {
-			char code[12];
-			int clen = snprintf(code, sizeof(code), "%d", status);
-			span__error(&sp, code, (size_t)clen);
+			char *code = utoa(num + sizeof(num), (uint64_t)status);
+			span__error(&sp, code, (size_t)(num + sizeof(num) - code));
 		}
 	}
 	if (err)

@@ -50,6 +50,9 @@ static int is_keyed(const char *cmd)
 
 static int subscribe_kind(const char *cmd)
 {
+	/* each of these has S, U or N second: most commands are out at once */
+	if (cmd[0] && cmd[1] != 'S' && cmd[1] != 'U' && cmd[1] != 'N')
+		return 0;
 	return strcmp(cmd, "SUBSCRIBE") == 0 || strcmp(cmd, "PSUBSCRIBE") == 0 || strcmp(cmd, "SSUBSCRIBE") == 0 ||
 	       strcmp(cmd, "UNSUBSCRIBE") == 0 || strcmp(cmd, "PUNSUBSCRIBE") == 0 || strcmp(cmd, "SUNSUBSCRIBE") == 0;
 }
@@ -77,11 +80,41 @@ static void redis_init(struct conn *c)
 	r->pending_db = -1;
 }
 
+/* Appends up to n bytes of v, stopping at a NUL, to out[*len] while there
+ * is room (cap includes a terminating NUL, as snprintf's "%.*s"). */
+static void put(char *out, size_t cap, size_t *len, const char *v, size_t n)
+{
+	size_t room = cap - 1 - *len;
+
+	n = strnlen(v, n < room ? n : room);
+	memcpy(out + *len, v, n);
+	*len += n;
+	out[*len] = 0;
+}
+
+/* v in decimal, as "%lld" */
+static size_t i64toa(char out[24], int64_t v)
+{
+	char tmp[24], *e = tmp + sizeof(tmp), *d = e;
+	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+	size_t n;
+
+	do
+		*--d = (char)('0' + u % 10);
+	while (u /= 10);
+	if (v < 0)
+		*--d = '-';
+	n = (size_t)(e - d);
+	memcpy(out, d, n);
+	out[n] = 0;
+	return n;
+}
+
 static void emit_span(struct conn *c, struct pending *p, const struct resp_msg *reply, uint64_t end_ts, const char *err)
 {
 	enum span_kind kind = c->role == ST_ROLE_CLIENT ? SPAN_KIND_CLIENT : SPAN_KIND_SERVER;
 	char stmt[RESP_ARG_CAP + 64], db[24];
-	int n;
+	size_t n = 0, dblen;
 
 	queuehop__reply(c, p, reply, end_ts);
 	if (alias__skipped(p->trace_id))
@@ -89,27 +122,27 @@ static void emit_span(struct conn *c, struct pending *p, const struct resp_msg *
 	span__begin(&sp, c, kind, p->ts_start, end_ts, p->tid);
 	stitch__apply(&sp, p);
 	span__set_name(&sp, p->redis.cmd, p->redis.cmd_len, "", 0);
-	n = snprintf(stmt, sizeof(stmt), "%.*s", (int)p->redis.cmd_len, p->redis.cmd);
-	for (uint32_t i = 1; i < p->redis.nargs && n < (int)sizeof(stmt) - 8; i++) {
-		if (i == 1 && p->redis.key_len)
-			n += snprintf(stmt + n, sizeof(stmt) - (size_t)n, " %.*s", (int)p->redis.key_len, p->redis.key);
-		else if (i > 6) {
-			n += snprintf(stmt + n, sizeof(stmt) - (size_t)n, " ...");
+	put(stmt, sizeof(stmt), &n, p->redis.cmd, p->redis.cmd_len);
+	for (uint32_t i = 1; i < p->redis.nargs && n < sizeof(stmt) - 8; i++) {
+		if (i == 1 && p->redis.key_len) {
+			put(stmt, sizeof(stmt), &n, " ", 1);
+			put(stmt, sizeof(stmt), &n, p->redis.key, p->redis.key_len);
+		} else if (i > 6) {
+			put(stmt, sizeof(stmt), &n, " ...", 4);
 			break;
-		} else
-			n += snprintf(stmt + n, sizeof(stmt) - (size_t)n, " ?");
+		} else {
+			put(stmt, sizeof(stmt), &n, " ?", 2);
+		}
 	}
-	if (n >= (int)sizeof(stmt))
-		n = sizeof(stmt) - 1;
-	snprintf(db, sizeof(db), "%lld", (long long)p->redis.db);
+	dblen = i64toa(db, p->redis.db);
 	span__tag_cstr(&sp, "db.system.name", "redis");
 	span__tag_cstr(&sp, "db.system", "redis");
 	span__tag_cstr(&sp, "db.type", "redis");
 	span__tag_str(&sp, "db.operation.name", p->redis.cmd, p->redis.cmd_len);
-	span__tag_str(&sp, "db.query.text", stmt, (size_t)n);
-	span__tag_str(&sp, "db.statement", stmt, (size_t)n);
-	span__tag_cstr(&sp, "db.namespace", db);
-	span__tag_cstr(&sp, "db.instance", db);
+	span__tag_str(&sp, "db.query.text", stmt, n);
+	span__tag_str(&sp, "db.statement", stmt, n);
+	span__tag_str(&sp, "db.namespace", db, dblen);
+	span__tag_str(&sp, "db.instance", db, dblen);
 	span__tag_int(&sp, "db.redis.database_index", p->redis.db);
 	if (c->role == ST_ROLE_CLIENT) {
 		span__tag_str(&sp, "server.address", c->rip, c->rip_len);

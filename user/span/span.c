@@ -26,14 +26,14 @@ static const char *strbuf_put(struct span *s, const char *v, size_t len, uint32_
 		if (len >= 3)
 			memcpy(dst + len - 3, "...", 3);
 	} else {
-		memcpy(dst, v, len);
+		span__copy_bytes(dst, v, len);
 	}
 	s->strused += (uint32_t)len;
 	*outlen = (uint32_t)len;
 	return dst;
 }
 
-static struct span_tag *tag_new(struct span *s, const char *key, uint8_t type)
+static struct span_tag *tag_new(struct span *s, const char *key, size_t klen, uint8_t type)
 {
 	struct span_tag *t;
 
@@ -41,34 +41,30 @@ static struct span_tag *tag_new(struct span *s, const char *key, uint8_t type)
 		return NULL;
 	t = &s->tags[s->ntags++];
 	t->key = key;
+	t->klen = (uint16_t)klen;
 	t->type = type;
 	return t;
 }
 
-void span__tag_str(struct span *s, const char *key, const char *v, size_t len)
+void span__tag_strk(struct span *s, const char *key, size_t klen, const char *v, size_t len)
 {
-	struct span_tag *t = tag_new(s, key, TAG_STR);
+	struct span_tag *t = tag_new(s, key, klen, TAG_STR);
 
 	if (t)
 		t->s = strbuf_put(s, v, len, &t->slen);
 }
 
-void span__tag_cstr(struct span *s, const char *key, const char *v)
+void span__tag_intk(struct span *s, const char *key, size_t klen, int64_t v)
 {
-	span__tag_str(s, key, v, strlen(v));
-}
-
-void span__tag_int(struct span *s, const char *key, int64_t v)
-{
-	struct span_tag *t = tag_new(s, key, TAG_INT);
+	struct span_tag *t = tag_new(s, key, klen, TAG_INT);
 
 	if (t)
 		t->i = v;
 }
 
-void span__tag_bool(struct span *s, const char *key, bool v)
+void span__tag_boolk(struct span *s, const char *key, size_t klen, bool v)
 {
-	struct span_tag *t = tag_new(s, key, TAG_BOOL);
+	struct span_tag *t = tag_new(s, key, klen, TAG_BOOL);
 
 	if (t)
 		t->i = v;
@@ -84,7 +80,17 @@ const struct span_tag *span__tag(const struct span *s, const char *key)
 
 void span__set_name(struct span *s, const char *a, size_t alen, const char *b, size_t blen)
 {
-	snprintf(s->name, sizeof(s->name), "%.*s%s%.*s", (int)alen, a, blen ? " " : "", (int)blen, b);
+	/* as snprintf "%.*s%s%.*s" would: up to a NUL, cut to fit */
+	size_t room = sizeof(s->name) - 1, n = strnlen(a, alen < room ? alen : room);
+
+	memcpy(s->name, a, n);
+	if (blen && n < room) {
+		s->name[n++] = ' ';
+		size_t m = strnlen(b, blen < room - n ? blen : room - n);
+		memcpy(s->name + n, b, m);
+		n += m;
+	}
+	s->name[n] = 0;
 }
 
 void span__begin(struct span *s, const struct conn *c, enum span_kind kind, uint64_t start_mono, uint64_t end_mono,

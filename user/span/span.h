@@ -17,6 +17,7 @@ enum tag_type { TAG_STR, TAG_INT, TAG_BOOL };
 struct span_tag {
 	const char *key; /* static string */
 	uint8_t type;
+	uint16_t klen; /* strlen(key) */
 	int64_t i;     /* TAG_INT, TAG_BOOL */
 	const char *s; /* TAG_STR: points into the span's strbuf */
 	uint32_t slen;
@@ -42,16 +43,56 @@ struct span {
 
 struct conn;
 
+/* memcpy for the short strings tags hold: no call up to 32 bytes */
+static inline void span__copy_bytes(void *dst, const void *src, size_t n)
+{
+	char *d = dst;
+	const char *s = src;
+
+	if (n >= 16 && n <= 32) {
+		__builtin_memcpy(d, s, 16);
+		__builtin_memcpy(d + n - 16, s + n - 16, 16);
+	} else if (n >= 8 && n < 16) {
+		__builtin_memcpy(d, s, 8);
+		__builtin_memcpy(d + n - 8, s + n - 8, 8);
+	} else if (n >= 4 && n < 8) {
+		__builtin_memcpy(d, s, 4);
+		__builtin_memcpy(d + n - 4, s + n - 4, 4);
+	} else if (n < 4) {
+		for (size_t i = 0; i < n; i++)
+			d[i] = s[i];
+	} else {
+		__builtin_memcpy(d, s, n);
+	}
+}
+
 /* Starts a span for an exchange on c: kind, times, process and peer tags.
  * Its ids were fixed when the request started: stitch__apply sets them. */
 void span__begin(struct span *s, const struct conn *c, enum span_kind kind, uint64_t start_mono, uint64_t end_mono,
 		 uint32_t tid);
 void span__set_name(struct span *s, const char *a, size_t alen, const char *b, size_t blen);
-/* Tags; a value that does not fit is truncated (and marked with "..."). */
-void span__tag_str(struct span *s, const char *key, const char *v, size_t len);
-void span__tag_cstr(struct span *s, const char *key, const char *v);
-void span__tag_int(struct span *s, const char *key, int64_t v);
-void span__tag_bool(struct span *s, const char *key, bool v);
+/* Tags; a value that does not fit is truncated (and marked with "..."). The
+ * key is a static string; its length is taken once, at compile time when
+ * it is a literal (the wrappers below). */
+void span__tag_strk(struct span *s, const char *key, size_t klen, const char *v, size_t len);
+void span__tag_intk(struct span *s, const char *key, size_t klen, int64_t v);
+void span__tag_boolk(struct span *s, const char *key, size_t klen, bool v);
+static inline void span__tag_str(struct span *s, const char *key, const char *v, size_t len)
+{
+	span__tag_strk(s, key, __builtin_strlen(key), v, len);
+}
+static inline void span__tag_cstr(struct span *s, const char *key, const char *v)
+{
+	span__tag_strk(s, key, __builtin_strlen(key), v, __builtin_strlen(v));
+}
+static inline void span__tag_int(struct span *s, const char *key, int64_t v)
+{
+	span__tag_intk(s, key, __builtin_strlen(key), v);
+}
+static inline void span__tag_bool(struct span *s, const char *key, bool v)
+{
+	span__tag_boolk(s, key, __builtin_strlen(key), v);
+}
 const struct span_tag *span__tag(const struct span *s, const char *key);
 /* Marks the span failed, with error.type = type. */
 void span__error(struct span *s, const char *type, size_t len);

@@ -40,7 +40,7 @@ static const char *const pops_key_item[] = {"BRPOP", "BLPOP"};
 static int in(const char *cmd, const char *const *set, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (strcmp(cmd, set[i]) == 0)
+		if (cmd[0] == set[i][0] && strcmp(cmd, set[i]) == 0)
 			return 1;
 	return 0;
 }
