@@ -45,7 +45,7 @@ static __always_inline void stash(__u8 kind, __u8 dir, __u32 fd, __u64 ptr, __u3
 			ci->wr_tid = (__u32)id;
 			return;
 		}
-		if (not_tcp_known(&key))
+		if (not_tcp_known_at(&key, proc_start()))
 			return;
 	}
 	a.ptr = ptr;
@@ -85,8 +85,9 @@ static __always_inline __u32 copy_iov(__u8 *dst, const struct iovec *iov, __u32 
 	return off;
 }
 
-static __always_inline void fill_hdr(struct event_buf *e, struct conn_info *ci, struct active_io *a, __u64 id,
-				     __u64 len, __u32 ncap, __u64 ts_enter, __u64 ts_exit, __u8 flags)
+static __always_inline void fill_hdr(struct event_buf *e, struct task_struct *t, struct conn_info *ci,
+				     struct active_io *a, __u64 id, __u64 len, __u32 ncap, __u64 ts_enter,
+				     __u64 ts_exit, __u8 flags)
 {
 	e->h.type = ST_EV_DATA;
 	e->h.dir = a->dir;
@@ -107,10 +108,12 @@ static __always_inline void fill_hdr(struct event_buf *e, struct conn_info *ci, 
 	e->h.len = len;
 	__builtin_memcpy(e->h.laddr, ci->laddr, 16);
 	__builtin_memcpy(e->h.raddr, ci->raddr, 16);
-	bpf_get_current_comm(e->h.comm, sizeof(e->h.comm));
+	/* the thread's name, read through its BTF pointer: no helper call */
+	__builtin_memcpy(e->h.comm, t->comm, sizeof(e->h.comm));
 }
 
-static __always_inline void emit(void *ctx, struct conn_info *ci, struct active_io *a, __u64 id, __u64 len, __u64 now)
+static __always_inline void emit(struct task_struct *t, struct conn_info *ci, struct active_io *a, __u64 id, __u64 len,
+				 __u64 now)
 {
 	__u32 cpu = bpf_get_smp_processor_id(), cap = targ_capture, ncap = 0;
 	struct event_buf *e = bpf_map_lookup_elem(&event_heap, &cpu);
@@ -181,7 +184,7 @@ static __always_inline void emit(void *ctx, struct conn_info *ci, struct active_
 			goto miss;
 		if (npre) {
 			/* the kept start goes first, as its own event */
-			fill_hdr(e, ci, a, id, npre, npre, ci->pre_ts, ci->pre_ts, ST_F_START);
+			fill_hdr(e, t, ci, a, id, npre, npre, ci->pre_ts, ci->pre_ts, ST_F_START);
 			__builtin_memcpy(e->data, ci->pre, 8);
 			dispatch(e, ci, npre, (__u32)id);
 			ci->npre = 0;
@@ -200,7 +203,7 @@ static __always_inline void emit(void *ctx, struct conn_info *ci, struct active_
 	}
 	if (ncap > ST_CAPTURE_MAX)
 		ncap = ST_CAPTURE_MAX;
-	fill_hdr(e, ci, a, id, len, ncap, a->ts, now,
+	fill_hdr(e, t, ci, a, id, len, ncap, a->ts, now,
 		 (a->kind == IO_COUNT || a->kind == IO_MMSG ? ST_F_NO_DATA : 0) | (start ? ST_F_START : 0));
 	dispatch(e, ci, ncap, (__u32)id);
 	return;
@@ -228,23 +231,27 @@ static __always_inline __u64 mmsg_bytes(const struct mmsghdr *v, __u32 n)
  * connection they name. A write's entry time was kept in conn_info, or in
  * active_io while its descriptor was not known yet. A read that began
  * before spantap attached (a server blocked in recv) is caught here too. */
-static __always_inline struct conn_info *io_from_regs(struct active_io *io, __u8 kind, __u8 dir, __u64 id, __u64 now)
+static __always_inline struct conn_info *io_from_regs(struct task_struct *t, struct active_io *io, __u8 kind, __u8 dir,
+						      __u64 id, __u64 now)
 {
 	struct pt_regs *regs;
 	struct conn_key key = {.tgid = id >> 32};
 	struct conn_info *ci;
 	struct active_io *a;
+	__u64 start;
 
 	if (!want_task(key.tgid))
 		return NULL;
-	regs = (struct pt_regs *)bpf_task_pt_regs((struct task_struct *)bpf_get_current_task_btf());
+	regs = (struct pt_regs *)bpf_task_pt_regs(t);
+	start = proc_start_of(t);
 	if (!regs)
 		return NULL;
-	io->fd = (__u32)PT_REGS_PARM1_CORE(regs);
+	/* a BTF pointer: plain loads, no helper call per argument */
+	io->fd = (__u32)PT_REGS_PARM1(regs);
 	key.fd = io->fd;
-	ci = conn_lookup(&key);
+	ci = conn_lookup_at(&key, start);
 	if (!ci) {
-		if (not_tcp_known(&key))
+		if (not_tcp_known_at(&key, start))
 			return NULL;
 		ci = conn_new(&key, ST_ROLE_UNKNOWN);
 		if (!ci)
@@ -252,8 +259,8 @@ static __always_inline struct conn_info *io_from_regs(struct active_io *io, __u8
 	}
 	if (ci->proto == ST_PROTO_OTHER)
 		return NULL;
-	io->ptr = PT_REGS_PARM2_CORE(regs);
-	io->cnt = (__u32)PT_REGS_PARM3_CORE(regs);
+	io->ptr = PT_REGS_PARM2(regs);
+	io->cnt = (__u32)PT_REGS_PARM3(regs);
 	io->ts = now;
 	io->kind = kind;
 	io->dir = dir;
@@ -272,7 +279,6 @@ static __always_inline struct conn_info *io_from_regs(struct active_io *io, __u8
 static __always_inline int on_exit(void *ctx, long ret, __u8 kind, __u8 dir)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	__u64 now = bpf_ktime_get_ns();
 	struct active_io *a, io = {};
 	struct conn_key key;
 	struct conn_info *ci;
@@ -300,12 +306,15 @@ static __always_inline int on_exit(void *ctx, long ret, __u8 kind, __u8 dir)
 			bpf_map_delete_elem(&active_io, &id);
 		return 0;
 	}
-	ci = io_from_regs(&io, kind, dir, id, now);
+	__u64 now = bpf_ktime_get_ns();
+	struct task_struct *t = bpf_get_current_task_btf();
+
+	ci = io_from_regs(t, &io, kind, dir, id, now);
 	if (!ci)
 		return 0;
 	if (io.kind == IO_MMSG)
 		ret = mmsg_bytes((const struct mmsghdr *)io.ptr, ret);
-	emit(ctx, ci, &io, id, ret, now);
+	emit(t, ci, &io, id, ret, now);
 	return 0;
 }
 

@@ -17,24 +17,32 @@ static __always_inline bool want_task(__u32 tgid)
 
 /* When the current process started: with the tgid, it names the process
  * across pid reuse. */
-static __always_inline __u64 proc_start(void)
+static __always_inline __u64 proc_start_of(struct task_struct *t)
 {
-	struct task_struct *t = bpf_get_current_task_btf();
-
 	return t->group_leader->start_time;
 }
 
+static __always_inline __u64 proc_start(void)
+{
+	return proc_start_of(bpf_get_current_task_btf());
+}
+
 /* The connection on key's fd, unless the entry is a dead process's whose
- * pid was reused (the entry is then dropped). */
-static __always_inline struct conn_info *conn_lookup(struct conn_key *key)
+ * pid was reused (the entry is then dropped); start: proc_start(). */
+static __always_inline struct conn_info *conn_lookup_at(struct conn_key *key, __u64 start)
 {
 	struct conn_info *ci = bpf_map_lookup_elem(&conn_info, key);
 
-	if (ci && ci->start != proc_start()) {
+	if (ci && ci->start != start) {
 		bpf_map_delete_elem(&conn_info, key);
 		return NULL;
 	}
 	return ci;
+}
+
+static __always_inline struct conn_info *conn_lookup(struct conn_key *key)
+{
+	return conn_lookup_at(key, proc_start());
 }
 
 /* The struct sock behind fd of the current task if it is a TCP socket. */
@@ -94,11 +102,11 @@ static __always_inline bool port_wanted(const struct conn_info *ci)
 }
 
 /* Known not to be a TCP socket (an entry of a reused pid does not count). */
-static __always_inline bool not_tcp_known(struct conn_key *key)
+static __always_inline bool not_tcp_known_at(struct conn_key *key, __u64 start)
 {
-	__u64 *start = bpf_map_lookup_elem(&not_tcp, key);
+	__u64 *s = bpf_map_lookup_elem(&not_tcp, key);
 
-	return start && *start == proc_start();
+	return s && *s == start;
 }
 
 /* fd names something new: forget what it was */
