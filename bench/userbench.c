@@ -12,6 +12,7 @@
  * --digest prints a hash of every datagram's bytes: an optimization that
  * changes no span leaves it unchanged (the datagrams carry spantap's
  * version: make bench-user-digest builds with a fixed one). It fails when spans go missing. */
+#include "ingest/record.h"
 #include "trace/alias.h"
 #include "conn/conn.h"
 #include "proto/sessions.h"
@@ -329,24 +330,17 @@ static void drain(void)
 	}
 }
 
+static void on_one(void *ctx, const struct st_event_hdr *h, size_t size)
+{
+	(void)ctx;
+	if (conn_table__handle(h, size))
+		stats.parse_errors++;
+}
+
 static void on_record(const uint8_t *p, size_t size)
 {
-	while (size >= sizeof(struct st_event_hdr)) {
-		const struct st_event_hdr *h = (const void *)p;
-		size_t n = sizeof(*h) + h->cap_len;
-
-		if (n > size) {
-			stats.parse_errors++;
-			break;
-		}
-		if (conn_table__handle(p, n))
-			stats.parse_errors++;
-		n = (n + 7) & ~(size_t)7;
-		if (n >= size)
-			break;
-		p += n;
-		size -= n;
-	}
+	if (record__for_each(p, size, on_one, NULL))
+		stats.parse_errors++;
 }
 
 #define POLL_BATCH 128 /* records per ring_buffer__poll under load */

@@ -11,6 +11,7 @@
 #include "emit/sink.h"
 #include "export/export.h"
 #include "ingest/loader.h"
+#include "ingest/record.h"
 #include "proto/sessions.h"
 #include "span/span.h"
 #include "trace/alias.h"
@@ -429,29 +430,18 @@ static void update_kernel_stats(void)
 	}
 }
 
-/* A record is one or more events (a deferred request start and the event
- * that released it), each a header and its payload, each 8-aligned. */
+static void on_one(void *ctx, const struct st_event_hdr *h, size_t size)
+{
+	(void)ctx;
+	if (conn_table__handle(h, size))
+		stats.parse_errors++;
+}
+
 static int on_event(void *ctx, void *data, size_t size)
 {
-	const uint8_t *p = data;
-
 	(void)ctx;
-	while (size >= sizeof(struct st_event_hdr)) {
-		const struct st_event_hdr *h = (const void *)p;
-		size_t n = sizeof(*h) + h->cap_len;
-
-		if (n > size) {
-			stats.parse_errors++;
-			break;
-		}
-		if (conn_table__handle(p, n))
-			stats.parse_errors++;
-		n = (n + 7) & ~(size_t)7;
-		if (n >= size)
-			break;
-		p += n;
-		size -= n;
-	}
+	if (record__for_each(data, size, on_one, NULL))
+		stats.parse_errors++;
 	return 0;
 }
 

@@ -4,6 +4,7 @@
 #include "ingest/loader.h"
 
 #include "base/log.h"
+#include "ingest/record.h"
 #include "ingest/ringset.h"
 #include "spantap.skel.h"
 
@@ -27,24 +28,9 @@ struct loader {
 	int nprogs;
 };
 
-/* A record's time: its last event's (the one that sent it). Records are
- * one or more events, each a header and its payload, each 8-aligned. */
-static uint64_t record_ts(const void *data, uint32_t size)
+static uint64_t record_key(const void *data, uint32_t size)
 {
-	const uint8_t *p = data;
-	uint64_t ts = 0;
-
-	while (size >= sizeof(struct st_event_hdr)) {
-		const struct st_event_hdr *h = (const void *)p;
-		size_t n = (sizeof(*h) + h->cap_len + 7) & ~(size_t)7;
-
-		ts = h->ts_exit;
-		if (n >= size)
-			break;
-		p += n;
-		size -= (uint32_t)n;
-	}
-	return ts;
+	return record__ts(data, size);
 }
 
 static void on_record(void *ctx, const void *data, uint32_t size)
@@ -197,7 +183,7 @@ struct loader *loader__open(const struct loader_opts *o, loader_event_fn fn, voi
 
 	l->fn = fn;
 	l->fn_ctx = ctx;
-	l->rs = ringset__new(l->ring_fds, l->nrings, rsize, on_record, record_ts, l);
+	l->rs = ringset__new(l->ring_fds, l->nrings, rsize, on_record, record_key, l);
 	if (!l->rs) {
 		err = -errno;
 		pr_err("failed to map ring buffers 'events': %s\n", strerror(-err));
