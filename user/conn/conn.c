@@ -101,8 +101,7 @@ int conn_table__peers(const struct conn *c, struct conn **out, int max)
 
 	if (!c->family)
 		return 0;
-	for (struct conn *p = tbuckets[tuple_bucket(c->nraddr, c->rport, c->nladdr, c->lport)]; p && n < max;
-	     p = p->tnext)
+	for (struct conn *p = tbuckets[c->peer_tbucket]; p && n < max; p = p->tnext)
 		if (p != c && p->lport == c->rport && p->rport == c->lport && memcmp(p->nladdr, c->nraddr, 16) == 0 &&
 		    memcmp(p->nraddr, c->nladdr, 16) == 0)
 			out[n++] = p;
@@ -140,7 +139,7 @@ static void conn_destroy(struct conn *c, uint64_t ts)
 	while (*pp != c)
 		pp = &(*pp)->hnext;
 	*pp = c->hnext;
-	pp = &tbuckets[tuple_bucket(c->nladdr, c->lport, c->nraddr, c->rport)];
+	pp = &tbuckets[c->tbucket];
 	while (*pp != c)
 		pp = &(*pp)->tnext;
 	*pp = c->tnext;
@@ -198,9 +197,11 @@ static struct conn *conn_create(const struct st_event_hdr *h)
 	c->peer_len = (uint8_t)snprintf(c->peer, sizeof(c->peer), c->v6 ? "[%s]:%u" : "%s:%u", c->rip, c->rport);
 	c->hnext = buckets[bucket_of(c->conn_id)];
 	buckets[bucket_of(c->conn_id)] = c;
-	uint32_t tb = tuple_bucket(c->nladdr, c->lport, c->nraddr, c->rport);
-	c->tnext = tbuckets[tb];
-	tbuckets[tb] = c;
+	/* hashed once: the peers are looked up at every request */
+	c->tbucket = tuple_bucket(c->nladdr, c->lport, c->nraddr, c->rport);
+	c->peer_tbucket = tuple_bucket(c->nraddr, c->rport, c->nladdr, c->lport);
+	c->tnext = tbuckets[c->tbucket];
+	tbuckets[c->tbucket] = c;
 	lru_append(c);
 	nconns++;
 	stats.conns_opened++;

@@ -21,6 +21,7 @@ struct conn {
 	uint16_t lport, rport;
 	uint8_t laddr[16], raddr[16];
 	uint8_t nladdr[16], nraddr[16]; /* the same as IPv6 (v4-mapped) */
+	uint32_t tbucket, peer_tbucket; /* 4-tuple buckets: its own, its peer's */
 	/* formatted once: "ip" of each end, and "ip:port" / "[ip6]:port" of
 	 * the peer (span assembly would otherwise format them per span) */
 	char rip[48], lip[48], peer[56];

@@ -19,6 +19,8 @@ static uint64_t key0, key1;
 static double tokens;
 static uint64_t last_ts;
 static uint8_t inherited[INHERITED_SLOTS][16];
+/* nothing was ever skipped: every trace is kept, nothing to compute */
+static int any_skipped;
 
 static uint64_t mix(uint64_t x)
 {
@@ -63,6 +65,7 @@ void sampler__configure(const struct sampler_config *c)
 	key1 = ids__span_id();
 	tokens = cfg.max_tps;
 	last_ts = 0;
+	any_skipped = 0;
 	memset(inherited, 0, sizeof(inherited));
 }
 
@@ -97,20 +100,24 @@ void sampler__root(uint8_t trace_id[16], uint64_t ts)
 	m = mark_of(trace_id);
 	memcpy(trace_id + 12, &m, 4);
 	stats.traces_skipped++;
+	any_skipped = 1;
 }
 
 void sampler__inherited(const uint8_t trace_id[16], int sampled)
 {
 	uint8_t(*s)[16] = &inherited[slot_of(trace_id)];
 
-	if (!sampled)
+	if (!sampled) {
 		memcpy(*s, trace_id, 16);
-	else if (!memcmp(*s, trace_id, 16))
+		any_skipped = 1;
+	} else if (!memcmp(*s, trace_id, 16))
 		memset(*s, 0, 16);
 }
 
 int sampler__keep(const uint8_t trace_id[16])
 {
+	if (!any_skipped)
+		return 1;
 	if (marked(trace_id))
 		return 0;
 	return memcmp(inherited[slot_of(trace_id)], trace_id, 16) != 0;
