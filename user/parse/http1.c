@@ -67,6 +67,51 @@ static int parse_version(const char *p, size_t len, int *minor)
 	return 0;
 }
 
+/* p[0..n) equals the lowercase literal, ignoring case; p is a token (no
+ * control characters), so folding with 0x20 can only match a letter's case */
+static int name_is(const char *p, const char *lit, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (((unsigned char)p[i] | 0x20) != (unsigned char)lit[i])
+			return 0;
+	return 1;
+}
+
+static int known_header(const char *p, size_t n)
+{
+	char c = (char)(p[0] | 0x20);
+
+	switch (n) {
+	case 2:
+		return name_is(p, "b3", 2) ? H1_B3 : -1;
+	case 4:
+		return name_is(p, "host", 4) ? H1_HOST : -1;
+	case 10:
+		return name_is(p, "user-agent", 10) ? H1_USER_AGENT : -1;
+	case 11:
+		if (c == 't')
+			return name_is(p, "traceparent", 11) ? H1_TRACEPARENT : -1;
+		return name_is(p, "x-b3-spanid", 11) ? H1_X_B3_SPANID : -1;
+	case 12:
+		if (name_is(p, "x-b3-", 5)) {
+			if (name_is(p + 5, "traceid", 7))
+				return H1_X_B3_TRACEID;
+			if (name_is(p + 5, "sampled", 7))
+				return H1_X_B3_SAMPLED;
+		}
+		return -1;
+	case 13:
+		return name_is(p, "uber-trace-id", 13) ? H1_UBER_TRACE_ID : -1;
+	case 14:
+		return name_is(p, "content-length", 14) ? H1_CONTENT_LENGTH : -1;
+	case 17:
+		if (c == 't')
+			return name_is(p, "transfer-encoding", 17) ? H1_TRANSFER_ENCODING : -1;
+		return name_is(p, "x-b3-parentspanid", 17) ? H1_X_B3_PARENTSPANID : -1;
+	}
+	return -1;
+}
+
 /* Header fields up to and including the empty line; returns bytes consumed. */
 static int parse_headers(const char *buf, size_t len, size_t off, struct http1_head *h)
 {
@@ -95,6 +140,13 @@ static int parse_headers(const char *buf, size_t len, size_t off, struct http1_h
 		struct http1_header *f = &h->headers[h->num_headers++];
 		f->name.p = p;
 		f->name.len = n;
+		int k = known_header(p, n);
+		if (k >= 0) {
+			if (h->known[k])
+				h->repeated |= (uint16_t)(1u << k);
+			else
+				h->known[k] = (uint8_t)h->num_headers;
+		}
 		i = n + 1;
 		while (i < eol && (p[i] == ' ' || p[i] == '\t'))
 			i++;
@@ -235,15 +287,21 @@ enum http1_body http1_body_kind(const struct http1_head *h, int is_response, str
 		if (http1_slice_eq(req_method, "CONNECT") && h->status >= 200 && h->status < 300)
 			return HTTP1_BODY_UNTIL_CLOSE;
 	}
-	for (size_t i = 0; i < h->num_headers; i++) {
-		const struct http1_header *f = &h->headers[i];
-		if (http1_slice_eq(f->name, "transfer-encoding"))
-			te = &f->value;
-		else if (http1_slice_eq(f->name, "content-length")) {
-			/* repeated Content-Length must agree */
-			if (cl && (parse_length(*cl, &n) || parse_length(f->value, len) || n != *len))
-				return HTTP1_BODY_INVALID;
-			cl = &f->value;
+	if (!(h->repeated & (1u << H1_TRANSFER_ENCODING | 1u << H1_CONTENT_LENGTH))) {
+		/* each at most once: found while parsing */
+		te = http1_header_known(h, H1_TRANSFER_ENCODING);
+		cl = http1_header_known(h, H1_CONTENT_LENGTH);
+	} else {
+		for (size_t i = 0; i < h->num_headers; i++) {
+			const struct http1_header *f = &h->headers[i];
+			if (http1_slice_eq(f->name, "transfer-encoding"))
+				te = &f->value;
+			else if (http1_slice_eq(f->name, "content-length")) {
+				/* repeated Content-Length must agree */
+				if (cl && (parse_length(*cl, &n) || parse_length(f->value, len) || n != *len))
+					return HTTP1_BODY_INVALID;
+				cl = &f->value;
+			}
 		}
 	}
 	if (te) {
