@@ -151,17 +151,35 @@ void span__copy(struct span *dst, const struct span *src)
 	}
 }
 
-/* query parameter names whose values never leave the host */
+/* query parameter names whose values never leave the host: every position
+ * is tried only against the words that start with its letter (the words are
+ * lowercase letters, so folding with 0x20 matches either case and nothing
+ * else) */
 static int secret_key(const char *k, size_t n)
 {
-	static const char *const words[] = {"token",   "password",  "passwd", "pwd",	    "secret", "key", "auth",
-					    "session", "signature", "sig",    "credential", "code",   "jwt", "sso"};
+	static const struct {
+		const char *w;
+		size_t len;
+	} words[] = {
+#define W(s) {s, sizeof(s) - 1}
+		W("token"),   W("password"),  W("passwd"), W("pwd"),	    W("secret"), W("key"), W("auth"),
+		W("session"), W("signature"), W("sig"),	   W("credential"), W("code"),	 W("jwt"), W("sso"),
+#undef W
+	};
 
-	for (size_t w = 0; w < sizeof(words) / sizeof(words[0]); w++) {
-		size_t wl = strlen(words[w]);
-		for (size_t i = 0; i + wl <= n; i++)
-			if (strncasecmp(k + i, words[w], wl) == 0)
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)k[i] | 0x20;
+		if (c < 'a' || c > 'z')
+			continue;
+		for (size_t w = 0; w < sizeof(words) / sizeof(words[0]); w++) {
+			size_t wl = words[w].len, j = 1;
+			if ((unsigned char)words[w].w[0] != c || wl > n - i)
+				continue;
+			while (j < wl && ((unsigned char)k[i + j] | 0x20) == (unsigned char)words[w].w[j])
+				j++;
+			if (j == wl)
 				return 1;
+		}
 	}
 	return 0;
 }
