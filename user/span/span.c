@@ -127,6 +127,8 @@ void span__begin(struct span *s, const struct conn *c, enum span_kind kind, uint
 	} else {
 		span__tag_int(s, "server.port", c->rport);
 	}
+	s->begin_key = c->serial ? c->serial << 2 | (uint64_t)kind : 0;
+	s->nbegin = s->ntags;
 }
 
 void span__error(struct span *s, const char *type, size_t len)

@@ -35,6 +35,10 @@ struct span {
 	uint64_t start_ns, end_ns; /* wall clock, ns since the epoch */
 	const char *service;
 	char name[SPAN_NAME_MAX];
+	/* nonzero: tags[0..nbegin) are span__begin's, the same in every span
+	 * with this key (one connection, one kind), so encoders may reuse them */
+	uint64_t begin_key;
+	uint32_t nbegin;
 	uint32_t ntags;
 	struct span_tag tags[SPAN_MAX_TAGS];
 	uint32_t strused;
