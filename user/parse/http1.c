@@ -25,20 +25,35 @@ static int is_field_char(unsigned char c)
 	return c == '\t' || (c >= 0x20 && c != 0x7f);
 }
 
-/* p[0..n) are all field characters: eight at a time while none is below
- * 0x20 or 0x7f (a tab, rare, takes the byte-by-byte way) */
-static int all_field_chars(const char *p, size_t n)
+/* eight bytes with none below 0x20 and none 0x7f */
+static int word_field_chars(uint64_t x)
 {
 	const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
-	size_t i = 0;
+	uint64_t del = x ^ (0x7f * ones);
 
-	for (; i + 8 <= n; i += 8) {
-		uint64_t x, del;
-		memcpy(&x, p + i, 8);
-		del = x ^ (0x7f * ones);
-		if (((x - 0x20 * ones) & ~x & high) || ((del - ones) & ~del & high))
-			break;
+	return !(((x - 0x20 * ones) & ~x & high) || ((del - ones) & ~del & high));
+}
+
+/* p[0..n) are all field characters: eight at a time, the last eight
+ * overlapping, while none is below 0x20 or 0x7f (a tab, rare, takes the
+ * byte-by-byte way) */
+static int all_field_chars(const char *p, size_t n)
+{
+	size_t i = 0;
+	uint64_t x;
+
+	if (n >= 8) {
+		for (; i + 8 <= n; i += 8) {
+			memcpy(&x, p + i, 8);
+			if (!word_field_chars(x))
+				goto bytes;
+		}
+		memcpy(&x, p + n - 8, 8);
+		if (word_field_chars(x))
+			return 1;
+		i = n - 8;
 	}
+bytes:
 	for (; i < n; i++)
 		if (!is_field_char((unsigned char)p[i]))
 			return 0;
@@ -68,13 +83,30 @@ static int parse_version(const char *p, size_t len, int *minor)
 }
 
 /* p[0..n) equals the lowercase literal, ignoring case; p is a token (no
- * control characters), so folding with 0x20 can only match a letter's case */
+ * control characters) and every byte of the literal (a lowercase letter, a
+ * digit or '-') has 0x20 set, so folding with 0x20 can only match a letter's
+ * case. Eight bytes at a time, the last eight overlapping. */
 static int name_is(const char *p, const char *lit, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		if (((unsigned char)p[i] | 0x20) != (unsigned char)lit[i])
+	const uint64_t fold = 0x2020202020202020ULL;
+	uint64_t a, b;
+	size_t i = 0;
+
+	if (n < 8) {
+		for (; i < n; i++)
+			if (((unsigned char)p[i] | 0x20) != (unsigned char)lit[i])
+				return 0;
+		return 1;
+	}
+	for (; i + 8 < n; i += 8) {
+		memcpy(&a, p + i, 8);
+		memcpy(&b, lit + i, 8);
+		if ((a | fold) != b)
 			return 0;
-	return 1;
+	}
+	memcpy(&a, p + n - 8, 8);
+	memcpy(&b, lit + n - 8, 8);
+	return (a | fold) == b;
 }
 
 static int known_header(const char *p, size_t n)
@@ -133,7 +165,11 @@ static int parse_headers(const char *buf, size_t len, size_t off, struct http1_h
 		if (h->num_headers == HTTP1_MAX_HEADERS)
 			return -1;
 		/* a token, then ':' (p[eol] is CR or LF: not a token) */
-		for (n = 0; is_tchar((unsigned char)p[n]); n++)
+		for (n = 0; n + 4 <= eol && (tchar[(unsigned char)p[n]] & tchar[(unsigned char)p[n + 1]] &
+					     tchar[(unsigned char)p[n + 2]] & tchar[(unsigned char)p[n + 3]]);
+		     n += 4)
+			;
+		for (; is_tchar((unsigned char)p[n]); n++)
 			;
 		if (n == 0 || n == eol || p[n] != ':')
 			return -1;
