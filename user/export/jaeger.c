@@ -351,18 +351,10 @@ static uint8_t *b_span(uint8_t *p, const struct span *s, size_t max_value, int t
 
 int jaeger__encode_span(struct thrift_w *w, const struct span *s, size_t max_value)
 {
-	size_t bound = SPAN_FIXED_MAX + sizeof(s->name) + TAG_FIXED_MAX + sizeof(TRUNCATED_KEY);
-	int truncated = 0;
+	size_t bound = SPAN_FIXED_MAX + sizeof(s->name) + TAG_FIXED_MAX + sizeof(TRUNCATED_KEY) +
+		       (size_t)s->ntags * TAG_FIXED_MAX + s->tagbytes;
+	int truncated = s->maxslen > max_value;
 
-	for (uint32_t i = 0; i < s->ntags; i++) {
-		const struct span_tag *t = &s->tags[i];
-		bound += TAG_FIXED_MAX + t->klen;
-		if (t->type == TAG_STR) {
-			bound += t->slen;
-			if (t->slen > max_value)
-				truncated = 1;
-		}
-	}
 	if (w->overflow || w->depth + 2 >= THRIFT_MAX_DEPTH || bound > w->cap - w->len) {
 		encode_span_checked(w, s, max_value, truncated);
 		return truncated;

@@ -50,24 +50,32 @@ void span__tag_strk(struct span *s, const char *key, size_t klen, const char *v,
 {
 	struct span_tag *t = tag_new(s, key, klen, TAG_STR);
 
-	if (t)
+	if (t) {
 		t->s = strbuf_put(s, v, len, &t->slen);
+		s->tagbytes += (uint32_t)klen + t->slen;
+		if (t->slen > s->maxslen)
+			s->maxslen = t->slen;
+	}
 }
 
 void span__tag_intk(struct span *s, const char *key, size_t klen, int64_t v)
 {
 	struct span_tag *t = tag_new(s, key, klen, TAG_INT);
 
-	if (t)
+	if (t) {
 		t->i = v;
+		s->tagbytes += (uint32_t)klen;
+	}
 }
 
 void span__tag_boolk(struct span *s, const char *key, size_t klen, bool v)
 {
 	struct span_tag *t = tag_new(s, key, klen, TAG_BOOL);
 
-	if (t)
+	if (t) {
 		t->i = v;
+		s->tagbytes += (uint32_t)klen;
+	}
 }
 
 const struct span_tag *span__tag(const struct span *s, const char *key)
@@ -96,8 +104,6 @@ void span__set_name(struct span *s, const char *a, size_t alen, const char *b, s
 void span__begin(struct span *s, const struct conn *c, enum span_kind kind, uint64_t start_mono, uint64_t end_mono,
 		 uint32_t tid)
 {
-	s->ntags = 0;
-	s->strused = 0;
 	s->error = false;
 	s->follows_id = 0;
 	s->name[0] = 0;
@@ -110,23 +116,53 @@ void span__begin(struct span *s, const struct conn *c, enum span_kind kind, uint
 	s->end_ns = s->start_ns + (end_mono - start_mono);
 	s->service = procinfo__service(c->tgid, c->comm);
 
-	span__tag_cstr(s, "span.kind", kind == SPAN_KIND_SERVER ? "server" : "client");
-	span__tag_cstr(s, "network.transport", "tcp");
-	span__tag_cstr(s, "network.type", c->v6 ? "ipv6" : "ipv4");
-	span__tag_str(s, "network.peer.address", c->rip, c->rip_len);
-	span__tag_int(s, "network.peer.port", c->rport);
-	span__tag_str(s, "network.local.address", c->lip, c->lip_len);
-	span__tag_int(s, "network.local.port", c->lport);
-	span__tag_str(s, c->v6 ? "peer.ipv6" : "peer.ipv4", c->rip, c->rip_len);
-	span__tag_int(s, "peer.port", c->rport);
-	span__tag_str(s, "peer.address", c->peer, c->peer_len);
+	/* the tags written in place: nothing to check on an empty span, and
+	 * each address copied once for the tags that share it. strused ends
+	 * where one copy per tag would have left it, so a span whose later
+	 * values overflow strbuf is cut exactly where it always was. */
+	struct span_tag *t = s->tags;
+	char *rip = s->strbuf, *lip = rip + c->rip_len, *peer = lip + c->lip_len;
+	uint32_t tb = 0, mx = 6; /* "server", "client" */
+
+	memcpy(rip, c->rip, c->rip_len);
+	memcpy(lip, c->lip, c->lip_len);
+	memcpy(peer, c->peer, c->peer_len);
+#define BEGIN_STR(k, kl, v, n)                                                                              \
+	do {                                                                                                \
+		*t++ = (struct span_tag){.key = (k), .klen = (kl), .type = TAG_STR, .s = (v), .slen = (n)}; \
+		tb += (kl) + (n);                                                                           \
+		if ((n) > mx)                                                                               \
+			mx = (n);                                                                           \
+	} while (0)
+#define BEGIN_INT(k, v)                                                                                 \
+	do {                                                                                            \
+		*t++ = (struct span_tag){.key = (k), .klen = sizeof(k) - 1, .type = TAG_INT, .i = (v)}; \
+		tb += sizeof(k) - 1;                                                                    \
+	} while (0)
+	BEGIN_STR("span.kind", 9, kind == SPAN_KIND_SERVER ? "server" : "client", 6u);
+	BEGIN_STR("network.transport", 17, "tcp", 3u);
+	BEGIN_STR("network.type", 12, c->v6 ? "ipv6" : "ipv4", 4u);
+	BEGIN_STR("network.peer.address", 20, rip, c->rip_len);
+	BEGIN_INT("network.peer.port", c->rport);
+	BEGIN_STR("network.local.address", 21, lip, c->lip_len);
+	BEGIN_INT("network.local.port", c->lport);
+	BEGIN_STR(c->v6 ? "peer.ipv6" : "peer.ipv4", 9, rip, c->rip_len);
+	BEGIN_INT("peer.port", c->rport);
+	BEGIN_STR("peer.address", 12, peer, c->peer_len);
 	if (kind == SPAN_KIND_SERVER) {
-		span__tag_str(s, "client.address", c->rip, c->rip_len);
-		span__tag_int(s, "client.port", c->rport);
-		span__tag_int(s, "server.port", c->lport);
+		BEGIN_STR("client.address", 14, rip, c->rip_len);
+		BEGIN_INT("client.port", c->rport);
+		BEGIN_INT("server.port", c->lport);
 	} else {
-		span__tag_int(s, "server.port", c->rport);
+		BEGIN_INT("server.port", c->rport);
 	}
+#undef BEGIN_STR
+#undef BEGIN_INT
+	s->ntags = (uint32_t)(t - s->tags);
+	s->strused =
+		6 + 3 + 4 + 2u * c->rip_len + c->lip_len + c->peer_len + (kind == SPAN_KIND_SERVER ? c->rip_len : 0u);
+	s->tagbytes = tb;
+	s->maxslen = mx;
 	s->begin_key = c->serial ? c->serial << 2 | (uint64_t)kind : 0;
 	s->nbegin = s->ntags;
 }

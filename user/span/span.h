@@ -39,6 +39,10 @@ struct span {
 	 * with this key (one connection, one kind), so encoders may reuse them */
 	uint64_t begin_key;
 	uint32_t nbegin;
+	/* kept as tags are added (only ever through span__tag_*): the encoders'
+	 * bound without a pass over the tags */
+	uint32_t tagbytes; /* sum of every tag's klen and string tags' slen */
+	uint32_t maxslen;  /* the longest string tag value */
 	uint32_t ntags;
 	struct span_tag tags[SPAN_MAX_TAGS];
 	uint32_t strused;
