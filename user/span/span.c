@@ -222,19 +222,31 @@ static int secret_key(const char *k, size_t n)
 	return 0;
 }
 
+/* out[*o..) gets what fits of v[0..n), always leaving room for the NUL */
+static void put_n(char *out, size_t outlen, size_t *o, const char *v, size_t n)
+{
+	size_t room = outlen - 1 - *o;
+
+	if (n > room)
+		n = room;
+	memcpy(out + *o, v, n);
+	*o += n;
+}
+
 size_t sanitize_target(char *out, size_t outlen, const char *t, size_t tlen)
 {
 	size_t o = 0, i = 0;
 	const char *q = memchr(t, '?', tlen);
 	size_t pathlen = q ? (size_t)(q - t) : tlen;
 
+	if (outlen == 0)
+		return 0;
 #define PUT(c)                          \
 	do {                            \
 		if (o + 1 < outlen)     \
 			out[o++] = (c); \
 	} while (0)
-	for (; i < pathlen; i++)
-		PUT(t[i]);
+	put_n(out, outlen, &o, t, pathlen);
 	if (q) {
 		PUT('?');
 		i = pathlen + 1;
@@ -246,16 +258,13 @@ size_t sanitize_target(char *out, size_t outlen, const char *t, size_t tlen)
 				i++;
 			}
 			size_t klen = (eq ? eq : i) - start;
-			for (size_t k = start; k < start + klen; k++)
-				PUT(t[k]);
+			put_n(out, outlen, &o, t + start, klen);
 			if (eq) {
 				PUT('=');
-				if (secret_key(t + start, klen)) {
+				if (secret_key(t + start, klen))
 					PUT('?');
-				} else {
-					for (size_t k = eq + 1; k < i; k++)
-						PUT(t[k]);
-				}
+				else
+					put_n(out, outlen, &o, t + eq + 1, i - eq - 1);
 			}
 			if (i >= tlen || t[i] == '#')
 				break;
