@@ -46,7 +46,7 @@ static struct span_tag *tag_new(struct span *s, const char *key, size_t klen, ui
 	return t;
 }
 
-void span__tag_strk(struct span *s, const char *key, size_t klen, const char *v, size_t len)
+void span__tag_strk_slow(struct span *s, const char *key, size_t klen, const char *v, size_t len)
 {
 	struct span_tag *t = tag_new(s, key, klen, TAG_STR);
 
@@ -58,7 +58,7 @@ void span__tag_strk(struct span *s, const char *key, size_t klen, const char *v,
 	}
 }
 
-void span__tag_intk(struct span *s, const char *key, size_t klen, int64_t v)
+void span__tag_intk_slow(struct span *s, const char *key, size_t klen, int64_t v)
 {
 	struct span_tag *t = tag_new(s, key, klen, TAG_INT);
 
