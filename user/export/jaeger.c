@@ -11,10 +11,12 @@ enum { TAG_T_STRING = 0, TAG_T_BOOL = 2, TAG_T_LONG = 3 };
 
 static int64_t be64_at(const uint8_t *b)
 {
-	uint64_t v = 0;
+	uint64_t v;
 
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | b[i];
+	memcpy(&v, b, 8);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	v = __builtin_bswap64(v);
+#endif
 	return (int64_t)v;
 }
 
