@@ -18,6 +18,7 @@
 static struct pool *conn_pool, *pending_pool, *reasm_pool;
 static struct conn **buckets, **tbuckets;
 static uint32_t nbuckets, nconns;
+static uint64_t serials;
 static struct conn lru; /* sentinel: lru.lru_next is the least recent */
 static struct conn_limits limits;
 
@@ -174,6 +175,7 @@ static struct conn *conn_create(const struct st_event_hdr *h)
 			return NULL;
 	}
 	c->conn_id = h->conn_id;
+	c->serial = ++serials;
 	c->ops = ops;
 	c->tgid = h->tgid;
 	c->fd = h->fd;

@@ -11,6 +11,7 @@
 
 struct conn {
 	uint64_t conn_id;
+	uint64_t serial;    /* never reused, unlike the struct: names its span tags */
 	struct conn *hnext; /* hash chain */
 	struct conn *tnext; /* 4-tuple index chain */
 	struct conn *lru_prev, *lru_next;

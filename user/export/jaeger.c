@@ -11,10 +11,12 @@ enum { TAG_T_STRING = 0, TAG_T_BOOL = 2, TAG_T_LONG = 3 };
 
 static int64_t be64_at(const uint8_t *b)
 {
-	uint64_t v = 0;
+	uint64_t v;
 
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | b[i];
+	memcpy(&v, b, 8);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	v = __builtin_bswap64(v);
+#endif
 	return (int64_t)v;
 }
 
@@ -152,6 +154,57 @@ static uint8_t *c_tag(uint8_t *p, const struct span_tag *t, size_t max_value)
 	return p;
 }
 
+static uint8_t *b_tag(uint8_t *p, const struct span_tag *t, size_t max_value);
+
+/* The tags span__begin wrote (a connection's addresses and ports) encode to
+ * the same bytes in every span of the connection: kept here, per protocol,
+ * by the span's begin_key, and copied. The key holds the connection's serial
+ * number: the last BEGIN_CACHE_N connections opened never share a slot. */
+#define BEGIN_CACHE_N 256 /* a power of two */
+#define BEGIN_CACHE_BYTES 704
+
+struct begin_enc {
+	uint64_t key;
+	size_t maxslen; /* the bytes hold for any max_value at least this */
+	uint32_t ntags;
+	uint32_t len;
+	uint8_t bytes[BEGIN_CACHE_BYTES];
+};
+
+static struct begin_enc begin_cache[2][BEGIN_CACHE_N];
+
+static uint8_t *begin_tags(uint8_t *p, const struct span *s, size_t max_value, enum thrift_proto proto)
+{
+	struct begin_enc *e = &begin_cache[proto == THRIFT_BINARY][(s->begin_key >> 2) & (BEGIN_CACHE_N - 1)];
+	uint8_t *start = p;
+	size_t maxslen = 0;
+
+	if (e->key == s->begin_key && e->ntags == s->nbegin && max_value >= e->maxslen) {
+		memcpy(p, e->bytes, e->len);
+		return p + e->len;
+	}
+	for (uint32_t i = 0; i < s->nbegin; i++) {
+		const struct span_tag *t = &s->tags[i];
+		p = proto == THRIFT_COMPACT ? c_tag(p, t, max_value) : b_tag(p, t, max_value);
+		if (t->type == TAG_STR && t->slen > maxslen)
+			maxslen = t->slen;
+	}
+	if (maxslen <= max_value && (size_t)(p - start) <= sizeof(e->bytes)) {
+		e->key = s->begin_key;
+		e->ntags = s->nbegin;
+		e->maxslen = maxslen;
+		e->len = (uint32_t)(p - start);
+		memcpy(e->bytes, start, e->len);
+	}
+	return p;
+}
+
+/* the first tag not written by begin_tags */
+static uint32_t first_tag(const struct span *s)
+{
+	return s->begin_key && s->nbegin <= s->ntags ? s->nbegin : 0;
+}
+
 static uint8_t *c_span(uint8_t *p, const struct span *s, size_t max_value, int truncated)
 {
 	uint32_t n = s->ntags + (uint32_t)truncated;
@@ -192,7 +245,10 @@ static uint8_t *c_span(uint8_t *p, const struct span *s, size_t max_value, int t
 		*p++ = 0xf0 | THRIFT_C_STRUCT;
 		p = c_varint(p, n);
 	}
-	for (uint32_t i = 0; i < s->ntags; i++)
+	uint32_t i = first_tag(s);
+	if (i)
+		p = begin_tags(p, s, max_value, THRIFT_COMPACT);
+	for (; i < s->ntags; i++)
 		p = c_tag(p, &s->tags[i], max_value);
 	if (truncated) {
 		static const struct span_tag cut = {
@@ -277,7 +333,10 @@ static uint8_t *b_span(uint8_t *p, const struct span *s, size_t max_value, int t
 	p = b_field(p, T_LIST, 10);
 	*p++ = T_STRUCT;
 	p = b_be32(p, s->ntags + (uint32_t)truncated);
-	for (uint32_t i = 0; i < s->ntags; i++)
+	uint32_t i = first_tag(s);
+	if (i)
+		p = begin_tags(p, s, max_value, THRIFT_BINARY);
+	for (; i < s->ntags; i++)
 		p = b_tag(p, &s->tags[i], max_value);
 	if (truncated) {
 		static const struct span_tag cut = {
@@ -294,18 +353,10 @@ static uint8_t *b_span(uint8_t *p, const struct span *s, size_t max_value, int t
 
 int jaeger__encode_span(struct thrift_w *w, const struct span *s, size_t max_value)
 {
-	size_t bound = SPAN_FIXED_MAX + sizeof(s->name) + TAG_FIXED_MAX + sizeof(TRUNCATED_KEY);
-	int truncated = 0;
+	size_t bound = SPAN_FIXED_MAX + sizeof(s->name) + TAG_FIXED_MAX + sizeof(TRUNCATED_KEY) +
+		       (size_t)s->ntags * TAG_FIXED_MAX + s->tagbytes;
+	int truncated = s->maxslen > max_value;
 
-	for (uint32_t i = 0; i < s->ntags; i++) {
-		const struct span_tag *t = &s->tags[i];
-		bound += TAG_FIXED_MAX + t->klen;
-		if (t->type == TAG_STR) {
-			bound += t->slen;
-			if (t->slen > max_value)
-				truncated = 1;
-		}
-	}
 	if (w->overflow || w->depth + 2 >= THRIFT_MAX_DEPTH || bound > w->cap - w->len) {
 		encode_span_checked(w, s, max_value, truncated);
 		return truncated;

@@ -25,20 +25,35 @@ static int is_field_char(unsigned char c)
 	return c == '\t' || (c >= 0x20 && c != 0x7f);
 }
 
-/* p[0..n) are all field characters: eight at a time while none is below
- * 0x20 or 0x7f (a tab, rare, takes the byte-by-byte way) */
-static int all_field_chars(const char *p, size_t n)
+/* eight bytes with none below 0x20 and none 0x7f */
+static int word_field_chars(uint64_t x)
 {
 	const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
-	size_t i = 0;
+	uint64_t del = x ^ (0x7f * ones);
 
-	for (; i + 8 <= n; i += 8) {
-		uint64_t x, del;
-		memcpy(&x, p + i, 8);
-		del = x ^ (0x7f * ones);
-		if (((x - 0x20 * ones) & ~x & high) || ((del - ones) & ~del & high))
-			break;
+	return !(((x - 0x20 * ones) & ~x & high) || ((del - ones) & ~del & high));
+}
+
+/* p[0..n) are all field characters: eight at a time, the last eight
+ * overlapping, while none is below 0x20 or 0x7f (a tab, rare, takes the
+ * byte-by-byte way) */
+static int all_field_chars(const char *p, size_t n)
+{
+	size_t i = 0;
+	uint64_t x;
+
+	if (n >= 8) {
+		for (; i + 8 <= n; i += 8) {
+			memcpy(&x, p + i, 8);
+			if (!word_field_chars(x))
+				goto bytes;
+		}
+		memcpy(&x, p + n - 8, 8);
+		if (word_field_chars(x))
+			return 1;
+		i = n - 8;
 	}
+bytes:
 	for (; i < n; i++)
 		if (!is_field_char((unsigned char)p[i]))
 			return 0;
@@ -67,6 +82,68 @@ static int parse_version(const char *p, size_t len, int *minor)
 	return 0;
 }
 
+/* p[0..n) equals the lowercase literal, ignoring case; p is a token (no
+ * control characters) and every byte of the literal (a lowercase letter, a
+ * digit or '-') has 0x20 set, so folding with 0x20 can only match a letter's
+ * case. Eight bytes at a time, the last eight overlapping. */
+static int name_is(const char *p, const char *lit, size_t n)
+{
+	const uint64_t fold = 0x2020202020202020ULL;
+	uint64_t a, b;
+	size_t i = 0;
+
+	if (n < 8) {
+		for (; i < n; i++)
+			if (((unsigned char)p[i] | 0x20) != (unsigned char)lit[i])
+				return 0;
+		return 1;
+	}
+	for (; i + 8 < n; i += 8) {
+		memcpy(&a, p + i, 8);
+		memcpy(&b, lit + i, 8);
+		if ((a | fold) != b)
+			return 0;
+	}
+	memcpy(&a, p + n - 8, 8);
+	memcpy(&b, lit + n - 8, 8);
+	return (a | fold) == b;
+}
+
+static int known_header(const char *p, size_t n)
+{
+	char c = (char)(p[0] | 0x20);
+
+	switch (n) {
+	case 2:
+		return name_is(p, "b3", 2) ? H1_B3 : -1;
+	case 4:
+		return name_is(p, "host", 4) ? H1_HOST : -1;
+	case 10:
+		return name_is(p, "user-agent", 10) ? H1_USER_AGENT : -1;
+	case 11:
+		if (c == 't')
+			return name_is(p, "traceparent", 11) ? H1_TRACEPARENT : -1;
+		return name_is(p, "x-b3-spanid", 11) ? H1_X_B3_SPANID : -1;
+	case 12:
+		if (name_is(p, "x-b3-", 5)) {
+			if (name_is(p + 5, "traceid", 7))
+				return H1_X_B3_TRACEID;
+			if (name_is(p + 5, "sampled", 7))
+				return H1_X_B3_SAMPLED;
+		}
+		return -1;
+	case 13:
+		return name_is(p, "uber-trace-id", 13) ? H1_UBER_TRACE_ID : -1;
+	case 14:
+		return name_is(p, "content-length", 14) ? H1_CONTENT_LENGTH : -1;
+	case 17:
+		if (c == 't')
+			return name_is(p, "transfer-encoding", 17) ? H1_TRANSFER_ENCODING : -1;
+		return name_is(p, "x-b3-parentspanid", 17) ? H1_X_B3_PARENTSPANID : -1;
+	}
+	return -1;
+}
+
 /* Header fields up to and including the empty line; returns bytes consumed. */
 static int parse_headers(const char *buf, size_t len, size_t off, struct http1_head *h)
 {
@@ -88,13 +165,24 @@ static int parse_headers(const char *buf, size_t len, size_t off, struct http1_h
 		if (h->num_headers == HTTP1_MAX_HEADERS)
 			return -1;
 		/* a token, then ':' (p[eol] is CR or LF: not a token) */
-		for (n = 0; is_tchar((unsigned char)p[n]); n++)
+		for (n = 0; n + 4 <= eol && (tchar[(unsigned char)p[n]] & tchar[(unsigned char)p[n + 1]] &
+					     tchar[(unsigned char)p[n + 2]] & tchar[(unsigned char)p[n + 3]]);
+		     n += 4)
+			;
+		for (; is_tchar((unsigned char)p[n]); n++)
 			;
 		if (n == 0 || n == eol || p[n] != ':')
 			return -1;
 		struct http1_header *f = &h->headers[h->num_headers++];
 		f->name.p = p;
 		f->name.len = n;
+		int k = known_header(p, n);
+		if (k >= 0) {
+			if (h->known[k])
+				h->repeated |= (uint16_t)(1u << k);
+			else
+				h->known[k] = (uint8_t)h->num_headers;
+		}
 		i = n + 1;
 		while (i < eol && (p[i] == ' ' || p[i] == '\t'))
 			i++;
@@ -235,15 +323,21 @@ enum http1_body http1_body_kind(const struct http1_head *h, int is_response, str
 		if (http1_slice_eq(req_method, "CONNECT") && h->status >= 200 && h->status < 300)
 			return HTTP1_BODY_UNTIL_CLOSE;
 	}
-	for (size_t i = 0; i < h->num_headers; i++) {
-		const struct http1_header *f = &h->headers[i];
-		if (http1_slice_eq(f->name, "transfer-encoding"))
-			te = &f->value;
-		else if (http1_slice_eq(f->name, "content-length")) {
-			/* repeated Content-Length must agree */
-			if (cl && (parse_length(*cl, &n) || parse_length(f->value, len) || n != *len))
-				return HTTP1_BODY_INVALID;
-			cl = &f->value;
+	if (!(h->repeated & (1u << H1_TRANSFER_ENCODING | 1u << H1_CONTENT_LENGTH))) {
+		/* each at most once: found while parsing */
+		te = http1_header_known(h, H1_TRANSFER_ENCODING);
+		cl = http1_header_known(h, H1_CONTENT_LENGTH);
+	} else {
+		for (size_t i = 0; i < h->num_headers; i++) {
+			const struct http1_header *f = &h->headers[i];
+			if (http1_slice_eq(f->name, "transfer-encoding"))
+				te = &f->value;
+			else if (http1_slice_eq(f->name, "content-length")) {
+				/* repeated Content-Length must agree */
+				if (cl && (parse_length(*cl, &n) || parse_length(f->value, len) || n != *len))
+					return HTTP1_BODY_INVALID;
+				cl = &f->value;
+			}
 		}
 	}
 	if (te) {

@@ -21,6 +21,22 @@ struct http1_header {
 	struct http1_slice value;
 };
 
+/* Headers spantap reads, found once while parsing: no lookup rescans. */
+enum http1_known {
+	H1_HOST,
+	H1_USER_AGENT,
+	H1_TRACEPARENT,
+	H1_UBER_TRACE_ID,
+	H1_B3,
+	H1_X_B3_TRACEID,
+	H1_X_B3_SPANID,
+	H1_X_B3_PARENTSPANID,
+	H1_X_B3_SAMPLED,
+	H1_TRANSFER_ENCODING,
+	H1_CONTENT_LENGTH,
+	H1_KNOWN_N
+};
+
 struct http1_head {
 	/* request line */
 	struct http1_slice method;
@@ -29,6 +45,8 @@ struct http1_head {
 	int status;
 	struct http1_slice reason;
 	int minor_version;
+	uint8_t known[H1_KNOWN_N]; /* 1 + index of the first such header; 0: absent */
+	uint16_t repeated;	   /* bit per known header seen more than once */
 	size_t num_headers;
 	struct http1_header headers[HTTP1_MAX_HEADERS];
 };
@@ -39,6 +57,11 @@ int http1_parse_response(const char *buf, size_t len, struct http1_head *h);
 /* Case-insensitive lookup; NULL when absent. */
 const struct http1_slice *http1_header(const struct http1_head *h, const char *name);
 int http1_slice_eq(struct http1_slice s, const char *lit); /* case-insensitive */
+/* The first header of a known name, as http1_header would find it. */
+static inline const struct http1_slice *http1_header_known(const struct http1_head *h, enum http1_known k)
+{
+	return h->known[k] ? &h->headers[h->known[k] - 1].value : NULL;
+}
 
 /* How the body after a head is delimited. */
 enum http1_body {

@@ -201,10 +201,20 @@ ssize_t resp_feed(struct resp_parser *p, const uint8_t *buf, size_t len, struct 
 				if (++p->ndigits > 18)
 					return -1;
 				p->num = p->num * 10 + (c - '0');
+				/* the rest of the digits, without going round the switch */
+				while (i < len && buf[i] >= '0' && buf[i] <= '9') {
+					if (++p->ndigits > 18)
+						return -1;
+					p->num = p->num * 10 + (buf[i++] - '0');
+				}
 			} else if (c == '-' && !p->ndigits && !p->neg) {
 				p->neg = 1;
 			} else if (c == '\r') {
 				p->state = R_NUM_LF;
+				if (i < len && buf[i] == '\n') {
+					i++;
+					goto num_lf;
+				}
 			} else {
 				return -1;
 			}
@@ -213,6 +223,7 @@ ssize_t resp_feed(struct resp_parser *p, const uint8_t *buf, size_t len, struct 
 			i++;
 			if (c != '\n')
 				return -1;
+		num_lf:
 			p->state = R_TYPE;
 			r = num_done(p, (char)p->bulk_type);
 			if (r < 0)
@@ -251,8 +262,13 @@ ssize_t resp_feed(struct resp_parser *p, const uint8_t *buf, size_t len, struct 
 				arg_bytes(p, buf + i, n);
 			p->bulk_left -= n;
 			i += n;
-			if (!p->bulk_left)
+			if (!p->bulk_left) {
 				p->state = R_BULK_CR;
+				if (i + 2 <= len && buf[i] == '\r' && buf[i + 1] == '\n') {
+					i += 2;
+					goto bulk_lf;
+				}
+			}
 			break;
 		}
 		case R_BULK_CR:
@@ -260,11 +276,16 @@ ssize_t resp_feed(struct resp_parser *p, const uint8_t *buf, size_t len, struct 
 			if (c != '\r')
 				return -1;
 			p->state = R_BULK_LF;
+			if (i < len && buf[i] == '\n') {
+				i++;
+				goto bulk_lf;
+			}
 			break;
 		case R_BULK_LF:
 			i++;
 			if (c != '\n')
 				return -1;
+		bulk_lf:
 			p->state = R_TYPE;
 			if (p->cur_arg >= 0 && !p->hash_ok)
 				p->msg.arg[p->cur_arg].hash = 0;

@@ -208,16 +208,16 @@ void tracectx_from_head(const struct http1_head *h, struct trace_ctx *out)
 	const struct http1_slice *v, *t, *s, *p, *sd;
 
 	memset(out, 0, sizeof(*out));
-	if ((v = http1_header(h, "traceparent")) && tracectx_parse_traceparent(v->p, v->len, out) == 0)
+	if ((v = http1_header_known(h, H1_TRACEPARENT)) && tracectx_parse_traceparent(v->p, v->len, out) == 0)
 		return;
-	if ((v = http1_header(h, "uber-trace-id")) && tracectx_parse_uber(v->p, v->len, out) == 0)
+	if ((v = http1_header_known(h, H1_UBER_TRACE_ID)) && tracectx_parse_uber(v->p, v->len, out) == 0)
 		return;
-	if ((v = http1_header(h, "b3")) && tracectx_parse_b3(v->p, v->len, out) == 0)
+	if ((v = http1_header_known(h, H1_B3)) && tracectx_parse_b3(v->p, v->len, out) == 0)
 		return;
-	t = http1_header(h, "x-b3-traceid");
-	s = http1_header(h, "x-b3-spanid");
-	p = http1_header(h, "x-b3-parentspanid");
-	sd = http1_header(h, "x-b3-sampled");
+	t = http1_header_known(h, H1_X_B3_TRACEID);
+	s = http1_header_known(h, H1_X_B3_SPANID);
+	p = http1_header_known(h, H1_X_B3_PARENTSPANID);
+	sd = http1_header_known(h, H1_X_B3_SAMPLED);
 	if (t && s &&
 	    tracectx_parse_b3_multi(t->p, t->len, s->p, s->len, p ? p->p : NULL, p ? p->len : 0, sd ? sd->p : NULL,
 				    sd ? sd->len : 0, out) == 0)

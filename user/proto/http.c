@@ -213,9 +213,9 @@ static void on_request(struct conn *c, struct http_dir *d, const struct http1_he
 		p->http.target_len =
 			(uint16_t)sanitize_target(p->http.target, sizeof(p->http.target), hd->target.p, hd->target.len);
 		p->http.minor_version = (uint8_t)hd->minor_version;
-		if ((v = http1_header(hd, "host")))
+		if ((v = http1_header_known(hd, H1_HOST)))
 			copy_slice(p->http.host, sizeof(p->http.host), &p->http.host_len, *v);
-		if ((v = http1_header(hd, "user-agent")))
+		if ((v = http1_header_known(hd, H1_USER_AGENT)))
 			copy_slice(p->http.user_agent, sizeof(p->http.user_agent), &p->http.ua_len, *v);
 		if (framing_known) /* a salvaged head has its request line only */
 			tracectx_from_head(hd, &p->ctx);

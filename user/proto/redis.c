@@ -38,14 +38,32 @@ static const char *const keyed[] = {
 	"ZRANGE",    "ZRANGEBYSCORE", "ZRANK",	      "ZREM",	  "ZREVRANGE", "ZREVRANK",  "ZSCAN",	   "ZSCORE",
 };
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(a, *(const char *const *)b);
-}
+/* keyed[] by fingerprint, open addressing: one hash and most often one
+ * compare per command, built at the first lookup */
+#define KEYED_SLOTS 256 /* a power of two, at least twice the commands */
+_Static_assert(sizeof(keyed) / sizeof(keyed[0]) < KEYED_SLOTS / 2, "keyed[] outgrew its table");
 
-static int is_keyed(const char *cmd)
+static int is_keyed(const char *cmd, size_t len)
 {
-	return bsearch(cmd, keyed, sizeof(keyed) / sizeof(keyed[0]), sizeof(keyed[0]), cmp_str) != NULL;
+	static uint8_t slot[KEYED_SLOTS]; /* 1 + index into keyed, 0: empty */
+	static int built;
+	size_t j;
+
+	if (!built) {
+		for (size_t i = 0; i < sizeof(keyed) / sizeof(keyed[0]); i++) {
+			for (j = fp__add(FP_INIT, keyed[i], strlen(keyed[i])) & (KEYED_SLOTS - 1); slot[j];
+			     j = (j + 1) & (KEYED_SLOTS - 1))
+				;
+			slot[j] = (uint8_t)(i + 1);
+		}
+		built = 1;
+	}
+	for (j = fp__add(FP_INIT, cmd, len) & (KEYED_SLOTS - 1); slot[j]; j = (j + 1) & (KEYED_SLOTS - 1)) {
+		const char *k = keyed[slot[j] - 1];
+		if (strncmp(k, cmd, len) == 0 && k[len] == 0)
+			return 1;
+	}
+	return 0;
 }
 
 static int subscribe_kind(const char *cmd)
@@ -190,7 +208,7 @@ static void on_command(struct conn *c, const struct resp_msg *m, uint64_t ts, ui
 	p->redis.cmd_len = (uint16_t)strlen(p->redis.cmd);
 	p->redis.nargs = m->type == 'I' ? (uint32_t)m->count : (uint32_t)(m->count > 0 ? m->count : 0);
 	p->redis.db = r->db;
-	if (m->nargs > 1 && is_keyed(p->redis.cmd)) {
+	if (m->nargs > 1 && is_keyed(p->redis.cmd, p->redis.cmd_len)) {
 		size_t n = m->arg[1].len < sizeof(p->redis.key) ? m->arg[1].len : sizeof(p->redis.key);
 		memcpy(p->redis.key, m->arg[1].s, n);
 		p->redis.key_len = (uint16_t)n;

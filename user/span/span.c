@@ -46,28 +46,36 @@ static struct span_tag *tag_new(struct span *s, const char *key, size_t klen, ui
 	return t;
 }
 
-void span__tag_strk(struct span *s, const char *key, size_t klen, const char *v, size_t len)
+void span__tag_strk_slow(struct span *s, const char *key, size_t klen, const char *v, size_t len)
 {
 	struct span_tag *t = tag_new(s, key, klen, TAG_STR);
 
-	if (t)
+	if (t) {
 		t->s = strbuf_put(s, v, len, &t->slen);
+		s->tagbytes += (uint32_t)klen + t->slen;
+		if (t->slen > s->maxslen)
+			s->maxslen = t->slen;
+	}
 }
 
-void span__tag_intk(struct span *s, const char *key, size_t klen, int64_t v)
+void span__tag_intk_slow(struct span *s, const char *key, size_t klen, int64_t v)
 {
 	struct span_tag *t = tag_new(s, key, klen, TAG_INT);
 
-	if (t)
+	if (t) {
 		t->i = v;
+		s->tagbytes += (uint32_t)klen;
+	}
 }
 
 void span__tag_boolk(struct span *s, const char *key, size_t klen, bool v)
 {
 	struct span_tag *t = tag_new(s, key, klen, TAG_BOOL);
 
-	if (t)
+	if (t) {
 		t->i = v;
+		s->tagbytes += (uint32_t)klen;
+	}
 }
 
 const struct span_tag *span__tag(const struct span *s, const char *key)
@@ -96,8 +104,6 @@ void span__set_name(struct span *s, const char *a, size_t alen, const char *b, s
 void span__begin(struct span *s, const struct conn *c, enum span_kind kind, uint64_t start_mono, uint64_t end_mono,
 		 uint32_t tid)
 {
-	s->ntags = 0;
-	s->strused = 0;
 	s->error = false;
 	s->follows_id = 0;
 	s->name[0] = 0;
@@ -110,23 +116,55 @@ void span__begin(struct span *s, const struct conn *c, enum span_kind kind, uint
 	s->end_ns = s->start_ns + (end_mono - start_mono);
 	s->service = procinfo__service(c->tgid, c->comm);
 
-	span__tag_cstr(s, "span.kind", kind == SPAN_KIND_SERVER ? "server" : "client");
-	span__tag_cstr(s, "network.transport", "tcp");
-	span__tag_cstr(s, "network.type", c->v6 ? "ipv6" : "ipv4");
-	span__tag_str(s, "network.peer.address", c->rip, c->rip_len);
-	span__tag_int(s, "network.peer.port", c->rport);
-	span__tag_str(s, "network.local.address", c->lip, c->lip_len);
-	span__tag_int(s, "network.local.port", c->lport);
-	span__tag_str(s, c->v6 ? "peer.ipv6" : "peer.ipv4", c->rip, c->rip_len);
-	span__tag_int(s, "peer.port", c->rport);
-	span__tag_str(s, "peer.address", c->peer, c->peer_len);
+	/* the tags written in place: nothing to check on an empty span, and
+	 * each address copied once for the tags that share it. strused ends
+	 * where one copy per tag would have left it, so a span whose later
+	 * values overflow strbuf is cut exactly where it always was. */
+	struct span_tag *t = s->tags;
+	char *rip = s->strbuf, *lip = rip + c->rip_len, *peer = lip + c->lip_len;
+	uint32_t tb = 0, mx = 6; /* "server", "client" */
+
+	memcpy(rip, c->rip, c->rip_len);
+	memcpy(lip, c->lip, c->lip_len);
+	memcpy(peer, c->peer, c->peer_len);
+#define BEGIN_STR(k, kl, v, n)                                                                              \
+	do {                                                                                                \
+		*t++ = (struct span_tag){.key = (k), .klen = (kl), .type = TAG_STR, .s = (v), .slen = (n)}; \
+		tb += (kl) + (n);                                                                           \
+		if ((n) > mx)                                                                               \
+			mx = (n);                                                                           \
+	} while (0)
+#define BEGIN_INT(k, v)                                                                                 \
+	do {                                                                                            \
+		*t++ = (struct span_tag){.key = (k), .klen = sizeof(k) - 1, .type = TAG_INT, .i = (v)}; \
+		tb += sizeof(k) - 1;                                                                    \
+	} while (0)
+	BEGIN_STR("span.kind", 9, kind == SPAN_KIND_SERVER ? "server" : "client", 6u);
+	BEGIN_STR("network.transport", 17, "tcp", 3u);
+	BEGIN_STR("network.type", 12, c->v6 ? "ipv6" : "ipv4", 4u);
+	BEGIN_STR("network.peer.address", 20, rip, c->rip_len);
+	BEGIN_INT("network.peer.port", c->rport);
+	BEGIN_STR("network.local.address", 21, lip, c->lip_len);
+	BEGIN_INT("network.local.port", c->lport);
+	BEGIN_STR(c->v6 ? "peer.ipv6" : "peer.ipv4", 9, rip, c->rip_len);
+	BEGIN_INT("peer.port", c->rport);
+	BEGIN_STR("peer.address", 12, peer, c->peer_len);
 	if (kind == SPAN_KIND_SERVER) {
-		span__tag_str(s, "client.address", c->rip, c->rip_len);
-		span__tag_int(s, "client.port", c->rport);
-		span__tag_int(s, "server.port", c->lport);
+		BEGIN_STR("client.address", 14, rip, c->rip_len);
+		BEGIN_INT("client.port", c->rport);
+		BEGIN_INT("server.port", c->lport);
 	} else {
-		span__tag_int(s, "server.port", c->rport);
+		BEGIN_INT("server.port", c->rport);
 	}
+#undef BEGIN_STR
+#undef BEGIN_INT
+	s->ntags = (uint32_t)(t - s->tags);
+	s->strused =
+		6 + 3 + 4 + 2u * c->rip_len + c->lip_len + c->peer_len + (kind == SPAN_KIND_SERVER ? c->rip_len : 0u);
+	s->tagbytes = tb;
+	s->maxslen = mx;
+	s->begin_key = c->serial ? c->serial << 2 | (uint64_t)kind : 0;
+	s->nbegin = s->ntags;
 }
 
 void span__error(struct span *s, const char *type, size_t len)
@@ -151,19 +189,48 @@ void span__copy(struct span *dst, const struct span *src)
 	}
 }
 
-/* query parameter names whose values never leave the host */
+/* query parameter names whose values never leave the host: every position
+ * is tried only against the words that start with its letter (the words are
+ * lowercase letters, so folding with 0x20 matches either case and nothing
+ * else) */
 static int secret_key(const char *k, size_t n)
 {
-	static const char *const words[] = {"token",   "password",  "passwd", "pwd",	    "secret", "key", "auth",
-					    "session", "signature", "sig",    "credential", "code",   "jwt", "sso"};
+	static const struct {
+		const char *w;
+		size_t len;
+	} words[] = {
+#define W(s) {s, sizeof(s) - 1}
+		W("token"),   W("password"),  W("passwd"), W("pwd"),	    W("secret"), W("key"), W("auth"),
+		W("session"), W("signature"), W("sig"),	   W("credential"), W("code"),	 W("jwt"), W("sso"),
+#undef W
+	};
 
-	for (size_t w = 0; w < sizeof(words) / sizeof(words[0]); w++) {
-		size_t wl = strlen(words[w]);
-		for (size_t i = 0; i + wl <= n; i++)
-			if (strncasecmp(k + i, words[w], wl) == 0)
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)k[i] | 0x20;
+		if (c < 'a' || c > 'z')
+			continue;
+		for (size_t w = 0; w < sizeof(words) / sizeof(words[0]); w++) {
+			size_t wl = words[w].len, j = 1;
+			if ((unsigned char)words[w].w[0] != c || wl > n - i)
+				continue;
+			while (j < wl && ((unsigned char)k[i + j] | 0x20) == (unsigned char)words[w].w[j])
+				j++;
+			if (j == wl)
 				return 1;
+		}
 	}
 	return 0;
+}
+
+/* out[*o..) gets what fits of v[0..n), always leaving room for the NUL */
+static void put_n(char *out, size_t outlen, size_t *o, const char *v, size_t n)
+{
+	size_t room = outlen - 1 - *o;
+
+	if (n > room)
+		n = room;
+	memcpy(out + *o, v, n);
+	*o += n;
 }
 
 size_t sanitize_target(char *out, size_t outlen, const char *t, size_t tlen)
@@ -172,13 +239,14 @@ size_t sanitize_target(char *out, size_t outlen, const char *t, size_t tlen)
 	const char *q = memchr(t, '?', tlen);
 	size_t pathlen = q ? (size_t)(q - t) : tlen;
 
+	if (outlen == 0)
+		return 0;
 #define PUT(c)                          \
 	do {                            \
 		if (o + 1 < outlen)     \
 			out[o++] = (c); \
 	} while (0)
-	for (; i < pathlen; i++)
-		PUT(t[i]);
+	put_n(out, outlen, &o, t, pathlen);
 	if (q) {
 		PUT('?');
 		i = pathlen + 1;
@@ -190,16 +258,13 @@ size_t sanitize_target(char *out, size_t outlen, const char *t, size_t tlen)
 				i++;
 			}
 			size_t klen = (eq ? eq : i) - start;
-			for (size_t k = start; k < start + klen; k++)
-				PUT(t[k]);
+			put_n(out, outlen, &o, t + start, klen);
 			if (eq) {
 				PUT('=');
-				if (secret_key(t + start, klen)) {
+				if (secret_key(t + start, klen))
 					PUT('?');
-				} else {
-					for (size_t k = eq + 1; k < i; k++)
-						PUT(t[k]);
-				}
+				else
+					put_n(out, outlen, &o, t + eq + 1, i - eq - 1);
 			}
 			if (i >= tlen || t[i] == '#')
 				break;

@@ -35,6 +35,14 @@ struct span {
 	uint64_t start_ns, end_ns; /* wall clock, ns since the epoch */
 	const char *service;
 	char name[SPAN_NAME_MAX];
+	/* nonzero: tags[0..nbegin) are span__begin's, the same in every span
+	 * with this key (one connection, one kind), so encoders may reuse them */
+	uint64_t begin_key;
+	uint32_t nbegin;
+	/* kept as tags are added (only ever through span__tag_*): the encoders'
+	 * bound without a pass over the tags */
+	uint32_t tagbytes; /* sum of every tag's klen and string tags' slen */
+	uint32_t maxslen;  /* the longest string tag value */
 	uint32_t ntags;
 	struct span_tag tags[SPAN_MAX_TAGS];
 	uint32_t strused;
@@ -43,7 +51,14 @@ struct span {
 
 struct conn;
 
-/* memcpy for the short strings tags hold: no call up to 32 bytes */
+/* memcpy for the short strings tags hold: no call up to 32 bytes. Inlined
+ * into a caller whose source is a short array, GCC warns about the branches
+ * for longer n that the array's length rules out: not reached. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Warray-bounds"
+#if !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wstringop-overread"
+#endif
 static inline void span__copy_bytes(void *dst, const void *src, size_t n)
 {
 	char *d = dst;
@@ -65,6 +80,7 @@ static inline void span__copy_bytes(void *dst, const void *src, size_t n)
 		__builtin_memcpy(d, s, n);
 	}
 }
+#pragma GCC diagnostic pop
 
 /* Starts a span for an exchange on c: kind, times, process and peer tags.
  * Its ids were fixed when the request started: stitch__apply sets them. */
@@ -74,9 +90,44 @@ void span__set_name(struct span *s, const char *a, size_t alen, const char *b, s
 /* Tags; a value that does not fit is truncated (and marked with "..."). The
  * key is a static string; its length is taken once, at compile time when
  * it is a literal (the wrappers below). */
-void span__tag_strk(struct span *s, const char *key, size_t klen, const char *v, size_t len);
-void span__tag_intk(struct span *s, const char *key, size_t klen, int64_t v);
+void span__tag_strk_slow(struct span *s, const char *key, size_t klen, const char *v, size_t len);
+void span__tag_intk_slow(struct span *s, const char *key, size_t klen, int64_t v);
 void span__tag_boolk(struct span *s, const char *key, size_t klen, bool v);
+/* the common case inline: room for the tag and its whole value */
+static inline void span__tag_strk(struct span *s, const char *key, size_t klen, const char *v, size_t len)
+{
+	if (s->ntags < SPAN_MAX_TAGS && len < SPAN_STRBUF - s->strused) {
+		struct span_tag *t = &s->tags[s->ntags++];
+		char *dst = s->strbuf + s->strused;
+
+		span__copy_bytes(dst, v, len);
+		t->key = key;
+		t->klen = (uint16_t)klen;
+		t->type = TAG_STR;
+		t->s = dst;
+		t->slen = (uint32_t)len;
+		s->strused += (uint32_t)len;
+		s->tagbytes += (uint32_t)(klen + len);
+		if (len > s->maxslen)
+			s->maxslen = (uint32_t)len;
+		return;
+	}
+	span__tag_strk_slow(s, key, klen, v, len);
+}
+static inline void span__tag_intk(struct span *s, const char *key, size_t klen, int64_t v)
+{
+	if (s->ntags < SPAN_MAX_TAGS) {
+		struct span_tag *t = &s->tags[s->ntags++];
+
+		t->key = key;
+		t->klen = (uint16_t)klen;
+		t->type = TAG_INT;
+		t->i = v;
+		s->tagbytes += (uint32_t)klen;
+		return;
+	}
+	span__tag_intk_slow(s, key, klen, v);
+}
 static inline void span__tag_str(struct span *s, const char *key, const char *v, size_t len)
 {
 	span__tag_strk(s, key, __builtin_strlen(key), v, len);
