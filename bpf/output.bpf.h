@@ -47,6 +47,20 @@ static __always_inline void count(__u32 idx, __u64 n)
 		*v += n;
 }
 
+/* One record of nev events out, counted; a loss flags ci's next event. */
+static __always_inline void send_record(void *data, __u32 n, struct conn_info *ci, __u32 nev)
+{
+	if (ring_output(data, n)) {
+		if (ci)
+			ci->gap = 1;
+		count(ST_C_LOST, nev);
+		return;
+	}
+	count(ST_C_RECORDS, 1);
+	if (ci)
+		ci->gap = 0;
+}
+
 /* Send e (header filled in, ncap payload bytes) as one record, after the
  * deferred event in s when there is one (s is emptied). */
 static __always_inline void output(struct event_buf *e, struct conn_info *ci, __u32 ncap, struct defer_slot *s)
@@ -72,15 +86,7 @@ static __always_inline void output(struct event_buf *e, struct conn_info *ci, __
 	}
 	asm volatile("" : "+r"(n));
 	n &= 0x7fff; /* at most ST_DEFER_SLOT + 112 + ST_CAPTURE_MAX: off + n stays in e */
-	if (ring_output((__u8 *)e + off, n)) {
-		if (ci)
-			ci->gap = 1;
-		count(ST_C_LOST, nev);
-		return;
-	}
-	count(ST_C_RECORDS, 1);
-	if (ci)
-		ci->gap = 0;
+	send_record((__u8 *)e + off, n, ci, nev);
 }
 
 static __always_inline struct defer_slot *slot_of(__u32 tid)
@@ -147,22 +153,23 @@ static __always_inline void dispatch(struct event_buf *e, struct conn_info *ci, 
 	output(e, ci, ncap, s);
 }
 
-static __always_inline void emit_simple(__u8 type, __u32 tgid, __u32 fd, __u64 conn_id)
+/* A close or exit event (no payload), after the deferred event in s if any. */
+static __always_inline void emit_simple(__u8 type, __u32 tgid, __u32 fd, __u64 conn_id, struct defer_slot *s)
 {
-	void *rb = ring();
-	struct st_event_hdr *h = rb ? bpf_ringbuf_reserve(rb, sizeof(*h), 0) : NULL;
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct event_buf *e = bpf_map_lookup_elem(&event_heap, &cpu);
 
-	if (!h) {
-		count(ST_C_LOST, 1);
+	if (!e) {
+		count(ST_C_LOST, s ? 2 : 1);
 		return;
 	}
-	__builtin_memset(h, 0, sizeof(*h));
-	h->type = type;
-	h->tgid = tgid;
-	h->fd = fd;
-	h->conn_id = conn_id;
-	h->ts_enter = h->ts_exit = bpf_ktime_get_ns();
-	bpf_ringbuf_submit(h, rb_flags(sizeof(*h)));
+	__builtin_memset(&e->h, 0, sizeof(e->h));
+	e->h.type = type;
+	e->h.tgid = tgid;
+	e->h.fd = fd;
+	e->h.conn_id = conn_id;
+	e->h.ts_enter = e->h.ts_exit = bpf_ktime_get_ns();
+	output(e, NULL, 0, s);
 }
 
 #endif

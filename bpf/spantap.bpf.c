@@ -77,29 +77,13 @@ static __always_inline void fd_gone(__u32 fd)
 	struct conn_key key = {.tgid = bpf_get_current_pid_tgid() >> 32, .fd = fd};
 	struct conn_info *ci = conn_lookup(&key);
 
-	struct defer_slot *s;
-
 	if (!ci) {
 		bpf_map_delete_elem(&not_tcp, &key);
 		return;
 	}
-	if (ci->proto == ST_PROTO_HTTP1 || ci->proto == ST_PROTO_REDIS) {
-		__u32 cpu = bpf_get_smp_processor_id();
-		struct event_buf *e;
-
-		s = conn_slot(ci);
-		if (s && (e = bpf_map_lookup_elem(&event_heap, &cpu))) {
-			__builtin_memset(&e->h, 0, sizeof(e->h));
-			e->h.type = ST_EV_CLOSE;
-			e->h.tgid = key.tgid;
-			e->h.fd = key.fd;
-			e->h.conn_id = ci->conn_id;
-			e->h.ts_enter = e->h.ts_exit = bpf_ktime_get_ns();
-			output(e, NULL, 0, s);
-		} else {
-			emit_simple(ST_EV_CLOSE, key.tgid, key.fd, ci->conn_id);
-		}
-	}
+	/* a request still deferred goes out first, in the same record */
+	if (ci->proto == ST_PROTO_HTTP1 || ci->proto == ST_PROTO_REDIS)
+		emit_simple(ST_EV_CLOSE, key.tgid, key.fd, ci->conn_id, conn_slot(ci));
 	bpf_map_delete_elem(&conn_info, &key);
 }
 
@@ -137,12 +121,8 @@ int sched_exit(void *ctx)
 	if (s) {
 		__u32 l = s->len & 0xfff;
 
-		if (s->conn_id && l <= ST_DEFER_SLOT) {
-			if (ring_output(s->ev, l))
-				count(ST_C_LOST, 1);
-			else
-				count(ST_C_RECORDS, 1);
-		}
+		if (s->conn_id && l <= ST_DEFER_SLOT)
+			send_record(s->ev, l, NULL, 1);
 		bpf_map_delete_elem(&deferred, &tid);
 	}
 	/* the whole process is gone when its leader exits */
@@ -150,7 +130,7 @@ int sched_exit(void *ctx)
 		return 0;
 	if (!want_task(tgid))
 		return 0;
-	emit_simple(ST_EV_EXIT, tgid, 0, 0);
+	emit_simple(ST_EV_EXIT, tgid, 0, 0, NULL);
 	if (filter_pid) {
 		__u8 *v = bpf_map_lookup_elem(&filter_pids, &tgid);
 		if (v && *v == 2)

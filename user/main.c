@@ -427,6 +427,8 @@ static void update_kernel_stats(void)
 	if (ldr && loader__counters(ldr, k) == 0) {
 		stats.lost_events = k[ST_C_LOST];
 		stats.kernel_conn_full = k[ST_C_CONN_FULL];
+		stats.kernel_records = k[ST_C_RECORDS];
+		stats.kernel_deferred = k[ST_C_DEFERRED];
 	}
 }
 

@@ -51,7 +51,8 @@ int conn_table__init(const struct conn_limits *lim);
  * protocol layer above registers itself, the table never names it. */
 void conn_table__set_proto(uint8_t proto, const struct proto_ops *ops);
 void conn_table__free(void);
-/* Routes one ring-buffer record; returns 0 or -EINVAL for a malformed one. */
+/* Routes one event (a record holds one or more: ingest/record.h); returns
+ * 0 or -EINVAL for a malformed one. */
 int conn_table__handle(const void *data, size_t size);
 /* Ends exchanges that waited too long; call a few times a second. */
 void conn_table__tick(uint64_t now_mono);

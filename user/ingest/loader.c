@@ -213,8 +213,8 @@ void loader__destroy(struct loader *l)
 
 int loader__poll(struct loader *l, int timeout_ms)
 {
-	/* the kernel skips wakeups below a backlog (see WAKEUP_BYTES): what is
-	 * waiting without one is read here, once per timeout */
+	/* the kernel skips wakeups below a backlog (targ_wakeup_bytes): what
+	 * is waiting without one is read here, once per timeout */
 	return ringset__poll(l->rs, timeout_ms);
 }
 
@@ -248,4 +248,3 @@ int loader__nprogs(const struct loader *l)
 {
 	return l->nprogs;
 }
-_Static_assert(LOADER_LAG_NS == RINGSET_SLACK_NS, "the loader lags as much as the ring merge");

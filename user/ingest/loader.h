@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ingest/ringset.h"
 #include "spantap.h"
 
 #define LOADER_MAX_FILTER ST_MAX_FILTER
@@ -30,7 +31,7 @@ struct loader *loader__open(const struct loader_opts *o, loader_event_fn fn, voi
 void loader__destroy(struct loader *l);
 /* Records handled (>= 0), or -errno. Records come in time order; those of
  * the last LOADER_LAG_NS may still be waiting in the kernel's rings. */
-#define LOADER_LAG_NS 2000000ULL
+#define LOADER_LAG_NS RINGSET_SLACK_NS
 int loader__poll(struct loader *l, int timeout_ms);
 int loader__drain(struct loader *l);
 /* kernel counters summed over CPUs (enum st_counter) */

@@ -37,42 +37,16 @@ struct held {
 	uint64_t seq;	       /* order of holding: the oldest goes first when full */
 };
 
-/* "0.25": a ratio as users write it (at most 6 decimals). */
-static const char *fmt_ratio(double r)
-{
-	static char buf[16];
-	uint32_t micro = (uint32_t)(r * 1e6 + 0.5), n;
-
-	buf[0] = '0';
-	buf[1] = '.';
-	for (n = 0; n < 6; n++) {
-		buf[2 + 5 - n] = (char)('0' + micro % 10);
-		micro /= 10;
-	}
-	for (n = 7; n > 2 && buf[n] == '0'; n--)
-		;
-	buf[n + 1] = 0;
-	return buf;
-}
-
 /* A span leaves the gate: dropped if its trace is not sampled, else
  * counted and to every sink; a root says how its trace was chosen. */
 static void deliver(struct span *s)
 {
-	const char *type;
-	double param;
-
 	if (!sampler__keep(s->trace_id)) {
 		stats.spans_skipped++;
 		return;
 	}
-	if (!s->parent_id && !s->follows_id && (type = sampler__type(&param))) {
-		span__tag_cstr(s, "sampler.type", type);
-		if (param < 1.0)
-			span__tag_str(s, "sampler.param", fmt_ratio(param), strlen(fmt_ratio(param)));
-		else
-			span__tag_int(s, "sampler.param", (int64_t)param);
-	}
+	if (!s->parent_id && !s->follows_id)
+		sampler__tag_root(s);
 	stats.spans++;
 	sink__emit_all(s);
 }

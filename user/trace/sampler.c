@@ -8,6 +8,7 @@
 
 #include "base/ids.h"
 #include "base/stats.h"
+#include "span/span.h"
 
 #include <string.h>
 
@@ -15,6 +16,7 @@
 
 static struct sampler_config cfg = {.ratio = 1.0};
 static int configured;
+static char ratio_str[16]; /* cfg.ratio as users write it: "0.25" */
 static uint64_t key0, key1;
 static double tokens;
 static uint64_t last_ts;
@@ -57,10 +59,27 @@ static uint32_t slot_of(const uint8_t t[16])
 	return (uint32_t)(mix(a ^ key1) % INHERITED_SLOTS);
 }
 
+/* "0.25": a ratio at most 1, to 6 decimals, trailing zeros dropped. */
+static void fmt_ratio(char buf[16], double r)
+{
+	uint32_t micro = (uint32_t)(r * 1e6 + 0.5), n;
+
+	buf[0] = '0';
+	buf[1] = '.';
+	for (n = 0; n < 6; n++) {
+		buf[2 + 5 - n] = (char)('0' + micro % 10);
+		micro /= 10;
+	}
+	for (n = 7; n > 2 && buf[n] == '0'; n--)
+		;
+	buf[n + 1] = 0;
+}
+
 void sampler__configure(const struct sampler_config *c)
 {
 	cfg = *c;
 	configured = 1;
+	fmt_ratio(ratio_str, cfg.ratio);
 	key0 = ids__span_id();
 	key1 = ids__span_id();
 	tokens = cfg.max_tps;
@@ -137,4 +156,18 @@ const char *sampler__type(double *param)
 	}
 	*param = 1;
 	return "const";
+}
+
+void sampler__tag_root(struct span *s)
+{
+	double param;
+	const char *type = sampler__type(&param);
+
+	if (!type)
+		return;
+	span__tag_cstr(s, "sampler.type", type);
+	if (param < 1.0)
+		span__tag_cstr(s, "sampler.param", ratio_str);
+	else
+		span__tag_int(s, "sampler.param", (int64_t)param);
 }

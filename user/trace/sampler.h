@@ -28,5 +28,9 @@ int sampler__keep(const uint8_t trace_id[16]);
 /* sampler.type and sampler.param for root spans; NULL type when every
  * trace is kept and nothing limits it. */
 const char *sampler__type(double *param);
+struct span;
+/* Adds sampler.type and sampler.param to a root span (the ratio as it was
+ * formatted once, at configuration). */
+void sampler__tag_root(struct span *s);
 
 #endif
