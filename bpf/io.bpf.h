@@ -43,6 +43,11 @@ static __always_inline void stash(__u8 kind, __u8 dir, __u32 fd, __u64 ptr, __u3
 			 * and its entry time here: no active_io entry */
 			ci->wr_ts = bpf_ktime_get_ns();
 			ci->wr_tid = (__u32)id;
+			/* a client request starts: its ids are fixed now, before
+			 * its first segment is built, so that the TCP option
+			 * carries them (ctx.bpf.h) */
+			if (ci->role == ST_ROLE_CLIENT && ci->last_dir != ST_DIR_EGRESS && !ci->npre)
+				client_ctx(ci, (__u32)id, ci->wr_ts, true);
 			return;
 		}
 		if (not_tcp_known_at(&key, proc_start()))
@@ -112,8 +117,10 @@ static __always_inline void fill_hdr(struct event_buf *e, struct task_struct *t,
 	__builtin_memcpy(e->h.comm, t->comm, sizeof(e->h.comm));
 }
 
-static __always_inline void emit(struct task_struct *t, struct conn_info *ci, struct active_io *a, __u64 id, __u64 len,
-				 __u64 now)
+/* Returns 1 when e starts a message: the caller fixes its context and
+ * sends it (see on_exit), 0 when it was sent or dropped here. */
+static __always_inline int emit(struct task_struct *t, struct conn_info *ci, struct active_io *a, __u64 id, __u64 len,
+				__u64 now)
 {
 	__u32 cpu = bpf_get_smp_processor_id(), cap = targ_capture, ncap = 0;
 	struct event_buf *e = bpf_map_lookup_elem(&event_heap, &cpu);
@@ -123,7 +130,7 @@ static __always_inline void emit(struct task_struct *t, struct conn_info *ci, st
 	bool start;
 
 	if (!e)
-		return;
+		return 0;
 	if (cap > ST_CAPTURE_MAX)
 		cap = ST_CAPTURE_MAX;
 
@@ -146,11 +153,11 @@ static __always_inline void emit(struct task_struct *t, struct conn_info *ci, st
 			/* a kept start that never grew to 8 bytes: a short message */
 			if (npre && ++ci->misses >= MAX_MISSES) {
 				ci->proto = ST_PROTO_OTHER;
-				return;
+				return 0;
 			}
 			npre = ci->npre = 0;
 		} else if (!npre) {
-			return;
+			return 0;
 		}
 		if (a->kind != IO_BUF && !iov)
 			goto miss;
@@ -163,7 +170,7 @@ static __always_inline void emit(struct task_struct *t, struct conn_info *ci, st
 			if (bpf_probe_read_user(&ci->pre[npre], n, (void *)a->ptr))
 				goto miss;
 			ci->npre = npre + n;
-			return;
+			return 0;
 		}
 		if (a->kind == IO_BUF) {
 			__u64 p64, t64 = 0, h64;
@@ -186,6 +193,7 @@ static __always_inline void emit(struct task_struct *t, struct conn_info *ci, st
 			/* the kept start goes first, as its own event */
 			fill_hdr(e, t, ci, a, id, npre, npre, ci->pre_ts, ci->pre_ts, ST_F_START);
 			__builtin_memcpy(e->data, ci->pre, 8);
+			start_ctx(e, ci, 0, (__u32)id, now); /* too short for a header */
 			dispatch(e, ci, npre, (__u32)id);
 			ci->npre = 0;
 			start = false;
@@ -205,12 +213,15 @@ static __always_inline void emit(struct task_struct *t, struct conn_info *ci, st
 		ncap = ST_CAPTURE_MAX;
 	fill_hdr(e, t, ci, a, id, len, ncap, a->ts, now,
 		 (a->kind == IO_COUNT || a->kind == IO_MMSG ? ST_F_NO_DATA : 0) | (start ? ST_F_START : 0));
+	if (start)
+		return 1;
 	dispatch(e, ci, ncap, (__u32)id);
-	return;
+	return 0;
 miss:
 	ci->npre = 0;
 	if (++ci->misses >= MAX_MISSES)
 		ci->proto = ST_PROTO_OTHER;
+	return 0;
 }
 
 /* Bytes moved by recvmmsg/sendmmsg: the sum of the first messages' lengths. */
@@ -314,7 +325,19 @@ static __always_inline int on_exit(void *ctx, long ret, __u8 kind, __u8 dir)
 		return 0;
 	if (io.kind == IO_MMSG)
 		ret = mmsg_bytes((const struct mmsghdr *)io.ptr, ret);
-	emit(t, ci, &io, id, ret, now);
+	/* a message start is sent from here, where the state is the same
+	 * whichever way emit went: the verifier walks start_ctx once */
+	if (emit(t, ci, &io, id, ret, now)) {
+		__u32 cpu = bpf_get_smp_processor_id();
+		struct event_buf *e = bpf_map_lookup_elem(&event_heap, &cpu);
+		__u32 ncap;
+
+		if (!e)
+			return 0;
+		ncap = *(volatile __u32 *)&e->h.cap_len;
+		start_ctx(e, ci, ncap, (__u32)id, now);
+		dispatch(e, ci, ncap & 0x7fff, (__u32)id);
+	}
 	return 0;
 }
 

@@ -24,6 +24,16 @@ const volatile __u32 targ_wakeup_bytes = 256 * 1024;
 const volatile __u32 targ_capture = ST_CAPTURE_DEFAULT;
 const volatile __u8 filter_pid = 0;
 const volatile __u8 filter_port = 0;
+/* trace context (ctx.bpf.h): hand client contexts to the TCP option writer */
+const volatile __u8 targ_propagate = 0;
+/* head sampling of new traces: kept when a 32-bit random number is below
+ * targ_sample_below (1 << 32: every trace), then at most targ_max_tps
+ * per second (0: no limit); a trace left out carries its mark
+ * (user/trace/sampler.c) in its last 4 bytes, keyed by these */
+const volatile __u64 targ_sample_below = 1ULL << 32;
+const volatile __u64 targ_max_tps = 0;
+const volatile __u64 targ_mark_key0 = 0;
+const volatile __u64 targ_mark_key1 = 0;
 
 struct conn_key {
 	__u32 tgid;
@@ -51,6 +61,11 @@ struct conn_info {
 	__u8 pre[16]; /* at most 7 used; 16 lets the verifier bound offset + length */
 	__u8 laddr[16];
 	__u8 raddr[16];
+	__u64 sk;      /* the struct sock: the TCP option maps' key */
+	__u32 win_tid; /* a server connection: the thread serving its request */
+	__u8 ctx_set;  /* a client connection: ctx was fixed at its write's entry */
+	__u8 pad2[3];
+	struct st_trace_ctx ctx; /* the request starting on a client connection */
 };
 
 enum io_kind {
@@ -179,6 +194,60 @@ struct {
 	__type(key, __u16);
 	__type(value, __u8);
 } filter_ports SEC(".maps");
+
+/* The server request a thread is serving: client calls it makes while
+ * exactly one is in flight are its children (the rule user space applied
+ * before the kernel fixed ids). */
+struct serving {
+	struct st_trace_ctx ctx; /* the latest request started */
+	__u64 conn_id;		 /* its connection */
+	__u32 inflight;		 /* requests of different connections in flight */
+	__u32 valid;		 /* ctx is one of them */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, ST_MAX_SERVING);
+	__type(key, __u32); /* tid */
+	__type(value, struct serving);
+} serving SEC(".maps");
+
+/* A TCP option as it is on the wire: kind, length, trace id, span id
+ * (big-endian), flags (27-byte form); b[27] is not part of it. */
+struct tcp_opt {
+	__u8 b[28];
+};
+
+/* The context of a client request, for the sock_ops writer: the segment
+ * that carries the request's first bytes takes it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, ST_MAX_OPT);
+	__type(key, __u64); /* struct sock * */
+	__type(value, struct st_trace_ctx);
+} opt_out SEC(".maps");
+
+/* The option a server socket's latest segment carried, for the read that
+ * returns the request's first bytes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, ST_MAX_OPT);
+	__type(key, __u64); /* struct sock * */
+	__type(value, struct tcp_opt);
+} opt_in SEC(".maps");
+
+struct sample_tokens {
+	__u64 tokens; /* in billionths of a trace */
+	__u64 last;
+};
+
+/* one bucket for every CPU: a rate limit is a host-wide figure */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sample_tokens);
+} sample_bucket SEC(".maps");
 
 static __u64 next_conn_id;
 

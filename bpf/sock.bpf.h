@@ -116,29 +116,34 @@ static __always_inline void fd_forget(struct conn_key *key)
 	bpf_map_delete_elem(&not_tcp, key);
 }
 
+/* a new connection's entry starts as this (no conn_info on the stack:
+ * the programs that create one are near the 512-byte limit) */
+static const struct conn_info conn_zero;
+
 /* Start following (tgid, fd) if it is a TCP socket. */
 static __always_inline struct conn_info *conn_new(struct conn_key *key, __u8 role)
 {
-	struct conn_info ci = {};
 	struct sock *sk = fd_tcp_sock(key->fd);
+	struct conn_info *ci;
 
 	if (!sk) {
 		__u64 start = proc_start();
 		bpf_map_update_elem(&not_tcp, key, &start, BPF_ANY);
 		return NULL;
 	}
-	ci.conn_id = __sync_fetch_and_add(&next_conn_id, 1) + 1;
-	ci.start = proc_start();
-	ci.role = role;
-	ci.last_dir = 0xff;
-	read_addrs(&ci, sk);
-	if (!port_wanted(&ci))
-		ci.proto = ST_PROTO_OTHER;
-	if (bpf_map_update_elem(&conn_info, key, &ci, BPF_ANY)) {
+	if (bpf_map_update_elem(&conn_info, key, &conn_zero, BPF_ANY) || !(ci = bpf_map_lookup_elem(&conn_info, key))) {
 		count(ST_C_CONN_FULL, 1);
 		return NULL;
 	}
-	return bpf_map_lookup_elem(&conn_info, key);
+	ci->conn_id = __sync_fetch_and_add(&next_conn_id, 1) + 1;
+	ci->start = proc_start();
+	ci->role = role;
+	ci->last_dir = 0xff;
+	ci->sk = (__u64)sk;
+	read_addrs(ci, sk);
+	if (!port_wanted(ci))
+		ci->proto = ST_PROTO_OTHER;
+	return ci;
 }
 
 #endif

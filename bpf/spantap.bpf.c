@@ -16,7 +16,9 @@
 #include "sock.bpf.h"
 #include "detect_http1.bpf.h"
 #include "detect_redis.bpf.h"
+#include "ctx.bpf.h"
 #include "io.bpf.h"
+#include "sockops.bpf.h"
 
 #define ARG(i) (((struct trace_event_raw_sys_enter *)ctx)->args[i])
 #define RET() (((struct trace_event_raw_sys_exit *)ctx)->ret)
@@ -84,6 +86,9 @@ static __always_inline void fd_gone(__u32 fd)
 	/* a request still deferred goes out first, in the same record */
 	if (ci->proto == ST_PROTO_HTTP1 || ci->proto == ST_PROTO_REDIS)
 		emit_simple(ST_EV_CLOSE, key.tgid, key.fd, ci->conn_id, conn_slot(ci));
+	window_close(ci);
+	if (ci->ctx.flags & ST_CTXF_OPTION)
+		bpf_map_delete_elem(&opt_out, &ci->sk); /* not sent: not for the next socket here */
 	bpf_map_delete_elem(&conn_info, &key);
 }
 
@@ -125,6 +130,7 @@ int sched_exit(void *ctx)
 			send_record(s->ev, l, NULL, 1);
 		bpf_map_delete_elem(&deferred, &tid);
 	}
+	bpf_map_delete_elem(&serving, &tid);
 	/* the whole process is gone when its leader exits */
 	if (tgid != (__u32)id || tgid == targ_self_tgid)
 		return 0;

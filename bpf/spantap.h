@@ -23,6 +23,8 @@
 #define ST_MAX_FILTER_PIDS 4096 /* filter_pids: those and their descendants */
 #define ST_MAX_DEFER 4096	/* deferred: threads with a request waiting for its response */
 #define ST_MAX_NOT_TCP 16384	/* not_tcp: descriptors known not to be TCP sockets */
+#define ST_MAX_SERVING 16384	/* serving: threads serving a request */
+#define ST_MAX_OPT 16384	/* opt_out, opt_in: TCP options in flight */
 #define ST_RINGBUF_DEFAULT (16u << 20)
 
 /* A request start of at most ST_DEFER_MAX captured bytes waits in the kernel
@@ -30,7 +32,7 @@
  * and both go to user space in one ring-buffer record: a record is one or
  * more events, each a header and cap_len bytes, each starting 8-aligned. */
 #define ST_DEFER_MAX 2048
-#define ST_DEFER_SLOT (112 + ST_DEFER_MAX) /* a header and its payload */
+#define ST_DEFER_SLOT (152 + ST_DEFER_MAX) /* a header and its payload */
 
 enum st_event_type {
 	ST_EV_DATA = 1,	 /* bytes moved on a followed connection */
@@ -60,7 +62,41 @@ enum st_event_flags {
 	ST_F_GAP = 1,	  /* events of this connection were lost before this one */
 	ST_F_NO_DATA = 2, /* bytes counted only (sendfile, mmsg): no payload */
 	ST_F_START = 4,	  /* the first bytes after a change of direction */
+	ST_F_CTX = 8,	  /* ctx holds the trace context the kernel fixed for this message */
 };
+
+/* Where the kernel took a request's trace context from (st_trace_ctx.src). */
+enum st_ctx_src {
+	ST_CTX_NEW = 1,	      /* new trace ids: a root */
+	ST_CTX_INHERITED = 2, /* a client call made while its thread serves one request: its child */
+	ST_CTX_OPTION = 3,    /* a server request: the TCP option its first segment carried */
+	ST_CTX_HEADER = 4,    /* a server request: traceparent, uber-trace-id or b3, read in the kernel */
+};
+
+enum st_ctx_flags {
+	ST_CTXF_SAMPLED = 1, /* the trace is sampled (exported) */
+	ST_CTXF_OPTION = 2,  /* a client request: its context was handed to the TCP option writer */
+};
+
+/* The ids of the span a request makes, fixed when its first byte moves so
+ * that the TCP option written with those bytes names the same span. */
+struct st_trace_ctx {
+	__u8 trace_id[16]; /* big-endian, as the hex reads */
+	__u64 span_id;	   /* this request's span */
+	__u64 parent_id;   /* 0: a root */
+	__u8 src;	   /* enum st_ctx_src */
+	__u8 flags;	   /* enum st_ctx_flags */
+	__u8 pad[6];
+};
+_Static_assert(sizeof(struct st_trace_ctx) == 40, "trace context ABI changed");
+
+/* The TCP header option that carries a request's context to its server:
+ * the layout OpenTelemetry eBPF Instrumentation (Beyla) writes, so that a
+ * mixed fleet links both ways. 26 bytes (sampled implied) or 27 (a flags
+ * byte, bit 0 sampled); spantap writes 27 and reads both. */
+#define ST_TCPOPT_KIND 25
+#define ST_TCPOPT_LEN 27
+#define ST_TCPOPT_LEN_SHORT 26
 
 struct st_event_hdr {
 	__u8 type;   /* enum st_event_type */
@@ -84,8 +120,9 @@ struct st_event_hdr {
 	__u8 laddr[16]; /* IPv4 in the first 4 bytes, or IPv6 */
 	__u8 raddr[16];
 	char comm[ST_COMM_LEN];
+	struct st_trace_ctx ctx; /* valid with ST_F_CTX (a message start) */
 };
-_Static_assert(sizeof(struct st_event_hdr) == 112, "event ABI changed: update both sides");
+_Static_assert(sizeof(struct st_event_hdr) == 152, "event ABI changed: update both sides");
 _Static_assert(ST_DEFER_SLOT == sizeof(struct st_event_hdr) + ST_DEFER_MAX,
 	       "a deferred event is a header and its payload");
 _Static_assert(ST_DEFER_SLOT % 8 == 0, "events in a record are 8-aligned");
@@ -98,7 +135,16 @@ enum st_counter {
 	ST_C_CONN_FULL = 3, /* conn_info could not take a new connection */
 	ST_C_RECORDS = 4,   /* ring-buffer records submitted */
 	ST_C_DEFERRED = 5,  /* request starts that waited for the next event */
-	ST_C_MAX = 8,
+	/* trace context (ctx.bpf.h, sockops) */
+	ST_C_OPT_WRITTEN = 6,	 /* TCP options written with a request's first segment */
+	ST_C_OPT_NOROOM = 7,	 /* no room in the TCP header (SACK blocks): not written */
+	ST_C_OPT_READ = 8,	 /* server requests whose context came from a TCP option */
+	ST_C_CTX_HEADER = 9,	 /* server requests whose context came from a header read in the kernel */
+	ST_C_NO_CTX = 10,	 /* server requests that arrived with neither: new traces */
+	ST_C_ROOTS_SKIPPED = 11, /* new traces the kernel's sampler left out */
+	ST_C_OPT_BAD = 12,	 /* options of kind 25 with an unknown length: ignored */
+	/* 14..17 TLS, 18..19 kernel fallbacks, 20..23 containers */
+	ST_C_MAX = 32,
 };
 
 #endif /* SPANTAP_H */

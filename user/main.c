@@ -71,6 +71,11 @@ static const char usage[] =
 	"                          root, followed by every span of the trace\n"
 	"      --max-traces-per-sec N\n"
 	"                          keep at most N new traces a second (default 100000; 0: no limit)\n"
+	"      --propagation tcp-option|none\n"
+	"                          carry each request's trace context to its server in a TCP header\n"
+	"                          option (default tcp-option; needs CAP_NET_ADMIN and kernel 5.10)\n"
+	"      --no-address-links  link a server span to a client span on this host only through the\n"
+	"                          TCP option, not by matching their connection's addresses\n"
 	"      --limit NAME=N      the bound of one table (repeatable; --limit help lists them)\n"
 	"  -v, --verbose           debug messages (libbpf's too)\n"
 	"  -q, --quiet             errors only on stderr\n"
@@ -90,6 +95,7 @@ struct config {
 	int gzip;
 	int print;
 	struct sampler_config sample;
+	int addr_links;
 };
 
 static int parse_num(const char *flag, const char *s, long min, long max, long *out)
@@ -119,6 +125,8 @@ enum {
 	OPT_PRINT,
 	OPT_COLLECTOR,
 	OPT_COMPRESS,
+	OPT_PROPAGATION,
+	OPT_NO_ADDR_LINKS,
 	OPT_MAX_HELD,
 	OPT_LIMIT,
 	OPT_SAMPLE,
@@ -192,6 +200,8 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 		{"print", no_argument, NULL, OPT_PRINT},
 		{"jaeger-collector", required_argument, NULL, OPT_COLLECTOR},
 		{"compress", required_argument, NULL, OPT_COMPRESS},
+		{"propagation", required_argument, NULL, OPT_PROPAGATION},
+		{"no-address-links", no_argument, NULL, OPT_NO_ADDR_LINKS},
 		{"verbose", no_argument, NULL, 'v'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"version", no_argument, NULL, 'V'},
@@ -347,6 +357,21 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 				return -EINVAL;
 			}
 			break;
+		case OPT_PROPAGATION:
+			if (strcmp(optarg, "tcp-option") == 0) {
+				cfg->lo.propagate = 1;
+			} else if (strcmp(optarg, "none") == 0) {
+				cfg->lo.propagate = 0;
+			} else {
+				fprintf(stderr,
+					"spantap: invalid value '%s' for --propagation: expected tcp-option or none\n",
+					optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_NO_ADDR_LINKS:
+			cfg->addr_links = 0;
+			break;
 		case 'v':
 			log_level = LOG_DEBUG;
 			break;
@@ -420,6 +445,8 @@ static int setup_sinks(struct config *cfg)
 	return 0;
 }
 
+static uint64_t kernel_skipped;
+
 static void update_kernel_stats(void)
 {
 	uint64_t k[ST_C_MAX];
@@ -429,6 +456,15 @@ static void update_kernel_stats(void)
 		stats.kernel_conn_full = k[ST_C_CONN_FULL];
 		stats.kernel_records = k[ST_C_RECORDS];
 		stats.kernel_deferred = k[ST_C_DEFERRED];
+		stats.tcpopt_written = k[ST_C_OPT_WRITTEN];
+		stats.tcpopt_noroom = k[ST_C_OPT_NOROOM];
+		stats.tcpopt_read = k[ST_C_OPT_READ];
+		stats.tcpopt_bad = k[ST_C_OPT_BAD];
+		stats.ctx_kernel_header = k[ST_C_CTX_HEADER];
+		stats.ctx_none = k[ST_C_NO_CTX];
+		/* the kernel's skipped roots, added as they grow */
+		stats.traces_skipped += k[ST_C_ROOTS_SKIPPED] - kernel_skipped;
+		kernel_skipped = k[ST_C_ROOTS_SKIPPED];
 	}
 }
 
@@ -449,7 +485,8 @@ static int on_event(void *ctx, void *data, size_t size)
 
 int main(int argc, char **argv)
 {
-	struct config cfg = {.lo = {.capture_bytes = ST_CAPTURE_DEFAULT},
+	struct config cfg = {.lo = {.capture_bytes = ST_CAPTURE_DEFAULT, .propagate = 1},
+			     .addr_links = 1,
 			     .sample = {.ratio = 1.0, .max_tps = SAMPLER_DEFAULT_MAX_TPS}};
 	uint64_t start, last_tick, last_stats, last_sync;
 	int err;
@@ -469,6 +506,10 @@ int main(int argc, char **argv)
 	cfg.alias = (struct alias_limits){.max_traces = lim_val[L_TRACES], .max_held = lim_val[L_HELD]};
 	ids__init();
 	sampler__configure(&cfg.sample);
+	cfg.lo.sample_ratio = cfg.sample.ratio;
+	cfg.lo.max_tps = (uint32_t)cfg.sample.max_tps;
+	sampler__mark_keys(cfg.lo.mark_key);
+	link__by_address(cfg.addr_links);
 	clock__sync();
 	if (conn_table__init(&cfg.lim) || alias__init(&cfg.alias) || stitch__init(lim_val[L_THREADS]) ||
 	    queuehop__init(lim_val[L_PUSHES]) || procinfo__init(lim_val[L_PROCESSES])) {
@@ -486,6 +527,11 @@ int main(int argc, char **argv)
 	if (caps__check()) {
 		err = 1;
 		goto cleanup;
+	}
+	if (cfg.lo.propagate && !caps__net_admin()) {
+		pr_warn("spantap: no CAP_NET_ADMIN: trace context is not carried in a TCP option (traces break "
+			"across hosts and Service DNAT; same-host links by address only)\n");
+		cfg.lo.propagate = 0;
 	}
 	ldr = loader__open(&cfg.lo, on_event, NULL);
 	if (!ldr) {

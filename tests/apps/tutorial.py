@@ -9,35 +9,45 @@
       computes the value and SETs it.
   tutorial.py worker REDIS_PORT
       BRPOPs "jobs" forever and SETs a cleaned result:W for each item.
+
+Where the others are: LOOKUP_HOST and REDIS_HOST (default 127.0.0.1); the
+servers listen on BIND (default 127.0.0.1). The cross-node tests put the
+services in two network namespaces and reach the lookup service through a
+Service-style DNAT address.
 """
 import http.client
+import os
 import sys
 
 import redis
+
+BIND = os.environ.get("BIND", "127.0.0.1")
+LOOKUP_HOST = os.environ.get("LOOKUP_HOST", "127.0.0.1")
+REDIS_HOST = os.environ.get("REDIS_HOST", "127.0.0.1")
 
 
 def front(port, lookup_port, redis_port):
     from flask import Flask, request
     app = Flask("front")
-    r = redis.Redis(port=redis_port)
+    r = redis.Redis(host=REDIS_HOST, port=redis_port)
 
     @app.route("/job")
     def job():
         word = request.args.get("word", "x")
-        c = http.client.HTTPConnection("127.0.0.1", lookup_port, timeout=5)
+        c = http.client.HTTPConnection(LOOKUP_HOST, lookup_port, timeout=5)
         c.request("GET", "/lookup?word=" + word)
         value = c.getresponse().read().decode()
         c.close()
         r.lpush("jobs", "%s=%s" % (word, value))
         return value + "\n"
 
-    app.run(host="127.0.0.1", port=port, threaded=True)
+    app.run(host=BIND, port=port, threaded=True)
 
 
 def lookup(port, redis_port):
     from flask import Flask, request
     app = Flask("lookup")
-    r = redis.Redis(port=redis_port)
+    r = redis.Redis(host=REDIS_HOST, port=redis_port)
 
     @app.route("/lookup")
     def look():
@@ -48,11 +58,11 @@ def lookup(port, redis_port):
             r.set("cache:" + word, value)
         return value
 
-    app.run(host="127.0.0.1", port=port, threaded=True)
+    app.run(host=BIND, port=port, threaded=True)
 
 
 def worker(redis_port):
-    r = redis.Redis(port=redis_port)
+    r = redis.Redis(host=REDIS_HOST, port=redis_port)
     while True:
         _, item = r.brpop("jobs", 0)
         word, _, value = item.decode().partition("=")

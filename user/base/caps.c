@@ -69,3 +69,8 @@ int caps__check(void)
 		pr_info("without CAP_SYS_PTRACE, the executable path of other users' processes is not exported\n");
 	return 0;
 }
+
+int caps__net_admin(void)
+{
+	return has(effective(), CAP_NET_ADMIN);
+}

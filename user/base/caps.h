@@ -8,5 +8,7 @@
  * naming the missing capability and returns -EPERM. Prints a one-line
  * notice for what only degrades (reading other users' /proc entries). */
 int caps__check(void);
+/* CAP_NET_ADMIN: attaching the TCP option's sock_ops program to cgroups. */
+int caps__net_admin(void);
 
 #endif

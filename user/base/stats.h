@@ -23,6 +23,13 @@
 	X(kernel_records, "ring-buffer records the kernel sent (events bundled in one)") \
 	X(kernel_deferred, "request starts the kernel held for the next event")          \
 	X(links, "server spans linked to the client span on this host that called them") \
+	X(links_option, "server spans whose client's context came in a TCP option")      \
+	X(tcpopt_written, "TCP options written with a request's first segment")          \
+	X(tcpopt_noroom, "TCP options not written: no room in the header")               \
+	X(tcpopt_read, "server requests that arrived with a TCP option")                 \
+	X(tcpopt_bad, "TCP options of kind 25 with an unknown length (ignored)")         \
+	X(ctx_kernel_header, "server requests whose header context the kernel read")     \
+	X(ctx_none, "server requests that arrived without context: new traces")          \
 	X(link_timeouts, "server spans whose local client was not seen in time")         \
 	X(link_table_full, "requests that could not wait for their peer: table full")    \
 	X(link_held_full, "spans released early: hold buffer full")                      \

@@ -268,6 +268,10 @@ int conn_table__handle(const void *data, size_t size)
 		lru_unlink(c);
 		lru_append(c);
 		c->last_ts = h->ts_exit;
+		if (h->flags & ST_F_CTX) {
+			c->kctx = h->ctx;
+			c->kctx_valid = 1;
+		}
 		c->ops->data(c, h, (const uint8_t *)(h + 1));
 		return 0;
 	case ST_EV_CLOSE:

@@ -31,6 +31,10 @@ struct conn {
 	uint64_t last_ts;
 	struct pending *pq_head, *pq_tail;
 	uint32_t npending;
+	/* the trace context the kernel fixed for the request whose first
+	 * bytes came last (ST_F_CTX): the next request parsed takes it */
+	struct st_trace_ctx kctx;
+	uint8_t kctx_valid;
 	union {
 		struct http_conn http;
 		struct redis_conn redis;

@@ -23,12 +23,14 @@ struct pending {
 	/* the span's ids, fixed when the request starts (see stitch.h) */
 	uint8_t trace_id[16];
 	uint64_t span_id, parent_id;
-	struct trace_ctx ctx; /* from traceparent, uber-trace-id, b3 */
-	uint64_t fp;	      /* request fingerprint: both ends of a connection agree */
-	uint8_t link;	      /* enum link_state (link.h) */
-	uint8_t aliased;      /* holds a reference on its trace's alias (alias.h) */
-	uint8_t lent;	      /* enum lent: its ids were lent, it must be emitted */
-	uint8_t follows_set;  /* follows_* name the span this one follows from */
+	struct trace_ctx ctx;	  /* from traceparent, uber-trace-id, b3 */
+	struct st_trace_ctx kctx; /* the ids the kernel fixed (has_kctx) */
+	uint8_t has_kctx;
+	uint64_t fp;	     /* request fingerprint: both ends of a connection agree */
+	uint8_t link;	     /* enum link_state (link.h) */
+	uint8_t aliased;     /* holds a reference on its trace's alias (alias.h) */
+	uint8_t lent;	     /* enum lent: its ids were lent, it must be emitted */
+	uint8_t follows_set; /* follows_* name the span this one follows from */
 	uint64_t follows_id;
 	uint8_t follows_trace[16];
 	union {

@@ -11,6 +11,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +28,8 @@ struct loader {
 	loader_event_fn fn;
 	void *fn_ctx;
 	int nprogs;
+	struct bpf_link *sock_links[LOADER_MAX_FILTER];
+	int nsock_links;
 };
 
 static uint64_t record_key(const void *data, uint32_t size)
@@ -112,6 +116,89 @@ static int ensure_tracefs(void)
 	return err;
 }
 
+const char *loader__cgroup2_root(void)
+{
+	static char root[256];
+	char dev[64], dir[256], type[32];
+	FILE *f;
+
+	if (root[0])
+		return root;
+	if (!(f = fopen("/proc/mounts", "r")))
+		return root;
+	while (fscanf(f, "%63s %255s %31s %*[^\n]", dev, dir, type) == 3) {
+		if (strcmp(type, "cgroup2") == 0) {
+			snprintf(root, sizeof(root), "%s", dir);
+			break;
+		}
+	}
+	fclose(f);
+	return root;
+}
+
+/* The TCP option needs the header-option hooks of 5.10: without them, or
+ * without --propagation, the sock_ops program is not even loaded. */
+static void sockops_prepare(struct loader *l, const struct loader_opts *o)
+{
+	int ok = o->propagate;
+
+	if (ok && libbpf_probe_bpf_helper(BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_store_hdr_opt, NULL) != 1) {
+		pr_warn("spantap: this kernel has no TCP header-option hooks for BPF (5.10+): trace context is "
+			"not carried across hosts; same-host links by address only\n");
+		ok = 0;
+	}
+	l->skel->rodata->targ_propagate = (uint8_t)ok;
+	bpf_program__set_autoload(l->skel->progs.sockops_ctx, ok);
+}
+
+static int sockops_attach_one(struct loader *l, const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), err;
+	struct bpf_link *link;
+
+	if (fd < 0)
+		return -errno;
+	link = bpf_program__attach_cgroup(l->skel->progs.sockops_ctx, fd);
+	err = link ? 0 : -errno;
+	close(fd);
+	if (link)
+		l->sock_links[l->nsock_links++] = link;
+	return err;
+}
+
+/* Attaches the option's sock_ops program to the traced cgroups; on failure
+ * spantap traces as without it, and says so in one line. */
+static void sockops_attach(struct loader *l, const struct loader_opts *o)
+{
+	const char *root = loader__cgroup2_root();
+	int n = o->nsockops_cgroups, err = 0;
+
+	if (!l->skel->rodata->targ_propagate)
+		return;
+	for (int i = 0; i < (n ? n : 1) && i < LOADER_MAX_FILTER && !err; i++) {
+		const char *path = n ? o->sockops_cgroups[i] : root;
+
+		if (!path[0]) {
+			pr_warn("spantap: no cgroup v2 mount: trace context is not carried in a TCP option\n");
+			break;
+		}
+		err = sockops_attach_one(l, path);
+		if (err)
+			pr_warn("spantap: trace context not carried in a TCP option: attaching to cgroup '%s': %s%s\n",
+				path, strerror(-err), err == -EPERM ? " (needs CAP_NET_ADMIN)" : "");
+	}
+	if (err) {
+		for (int i = 0; i < l->nsock_links; i++)
+			bpf_link__destroy(l->sock_links[i]);
+		l->nsock_links = 0;
+	}
+}
+
+int loader__propagating(const struct loader *l)
+{
+	return l->nsock_links > 0;
+}
+
 struct loader *loader__open(const struct loader_opts *o, loader_event_fn fn, void *ctx)
 {
 	struct loader *l = calloc(1, sizeof(*l));
@@ -135,6 +222,12 @@ struct loader *loader__open(const struct loader_opts *o, loader_event_fn fn, voi
 	l->skel->rodata->targ_capture = o->capture_bytes;
 	l->skel->rodata->filter_pid = o->npids > 0;
 	l->skel->rodata->filter_port = o->nports > 0;
+	if (o->sample_ratio < 1.0)
+		l->skel->rodata->targ_sample_below = (uint64_t)(o->sample_ratio * 4294967296.0);
+	l->skel->rodata->targ_max_tps = o->max_tps;
+	l->skel->rodata->targ_mark_key0 = o->mark_key[0];
+	l->skel->rodata->targ_mark_key1 = o->mark_key[1];
+	sockops_prepare(l, o);
 	ncpu = libbpf_num_possible_cpus();
 	if (ncpu <= 0)
 		ncpu = 1;
@@ -178,8 +271,10 @@ struct loader *loader__open(const struct loader_opts *o, loader_event_fn fn, voi
 		pr_err("failed to attach BPF programs 'spantap': %s\n", strerror(-err));
 		goto cleanup;
 	}
+	sockops_attach(l, o);
 	bpf_object__for_each_program (prog, l->skel->obj)
-		l->nprogs++;
+		if (bpf_program__autoload(prog))
+			l->nprogs++;
 
 	l->fn = fn;
 	l->fn_ctx = ctx;
@@ -203,6 +298,8 @@ void loader__destroy(struct loader *l)
 	if (!l)
 		return;
 	ringset__free(l->rs);
+	for (int i = 0; i < l->nsock_links; i++)
+		bpf_link__destroy(l->sock_links[i]);
 	spantap_bpf__destroy(l->skel);
 	for (int i = 0; l->ring_fds && i < l->nrings; i++)
 		if (l->ring_fds[i] >= 0)

@@ -20,6 +20,15 @@ struct loader_opts {
 	int npids;
 	uint16_t ports[LOADER_MAX_FILTER];
 	int nports;
+	/* trace context carried in a TCP header option (sock_ops, 5.10+),
+	 * attached to these cgroup v2 directories (none: the cgroup2 root) */
+	int propagate;
+	const char *const *sockops_cgroups;
+	int nsockops_cgroups;
+	/* head sampling of new traces, done in the kernel (ctx.bpf.h) */
+	double sample_ratio; /* 1: every trace */
+	uint32_t max_tps;    /* 0: no limit */
+	uint64_t mark_key[2];
 };
 
 typedef int (*loader_event_fn)(void *ctx, void *data, size_t size);
@@ -37,5 +46,10 @@ int loader__drain(struct loader *l);
 /* kernel counters summed over CPUs (enum st_counter) */
 int loader__counters(struct loader *l, uint64_t out[ST_C_MAX]);
 int loader__nprogs(const struct loader *l);
+/* Is the TCP option attached (sock_ops programs attached to cgroups)? */
+int loader__propagating(const struct loader *l);
+
+/* The cgroup v2 mount point ("" when there is none), for defaults. */
+const char *loader__cgroup2_root(void);
 
 #endif

@@ -17,6 +17,13 @@ void exchange__conn_new(const struct conn *c)
 
 void exchange__start(struct conn *c, struct pending *p)
 {
+	/* the first request of the bytes the kernel fixed a context for;
+	 * requests pipelined behind it get ids in user space */
+	if (c->kctx_valid) {
+		p->kctx = c->kctx;
+		p->has_kctx = 1;
+		c->kctx_valid = 0;
+	}
 	stitch__request(p, c->role != ST_ROLE_CLIENT, p->tid);
 	link__request(c, p);
 }

@@ -31,6 +31,12 @@ struct late {
 };
 static struct late late[LATE_SLOTS];
 static uint32_t late_next, late_live;
+static int addr_links = 1;
+
+void link__by_address(int on)
+{
+	addr_links = on;
+}
 
 static uint32_t addr_hash(const uint8_t a[16])
 {
@@ -140,10 +146,16 @@ static int late_link(const struct conn *c, struct pending *p)
 static void server_request(struct conn *c, struct pending *p)
 {
 	struct conn *peers[4];
-	int n = conn_table__peers(c, peers, 4);
+	int n;
 
 	if (p->ctx.source != TCTX_NONE)
 		return; /* the caller said who it is */
+	if (p->has_kctx && p->kctx.src == ST_CTX_OPTION) {
+		p->link = LS_LINKED; /* its client's ids came in the TCP option */
+		stats.links_option++;
+		return;
+	}
+	n = addr_links ? conn_table__peers(c, peers, 4) : 0;
 	for (int i = 0; i < n; i++) {
 		if (peers[i]->role != ST_ROLE_CLIENT)
 			continue;
@@ -160,7 +172,10 @@ static void server_request(struct conn *c, struct pending *p)
 	}
 	/* a root, for now: its sampling is decided here (a link later makes
 	 * it its client's, decision included) */
-	sampler__root(p->trace_id, p->ts_start);
+	if (!p->has_kctx)
+		sampler__root(p->trace_id, p->ts_start); /* else the kernel decided */
+	if (!addr_links)
+		return;
 	if (is_local(c->nraddr) && alias__wait(p, p->ts_start + LINK_WAIT_NS, ALIAS_PEER) == 0)
 		p->link = LS_WAIT;
 }
@@ -169,8 +184,11 @@ static void server_request(struct conn *c, struct pending *p)
 static void client_request(struct conn *c, struct pending *p)
 {
 	struct conn *peers[4];
-	int n = conn_table__peers(c, peers, 4);
+	int n;
 
+	if (!addr_links)
+		return;
+	n = conn_table__peers(c, peers, 4);
 	p->link = LS_OPEN;
 	for (int i = 0; i < n; i++) {
 		if (peers[i]->role == ST_ROLE_CLIENT)

@@ -22,6 +22,9 @@ enum link_state {
 /* Learns the host's own addresses, so that only requests from local peers
  * wait for their client. */
 void link__init(void);
+/* Off: same-host links only through the TCP option (the kernel's context);
+ * on by default, for peers whose packets carry none. */
+void link__by_address(int on);
 /* A connection was created: its local address is a local address. */
 void link__conn_new(const struct conn *c);
 /* p's ids were just fixed on c: link it to its peer request, if traced. */

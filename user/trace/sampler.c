@@ -88,6 +88,13 @@ void sampler__configure(const struct sampler_config *c)
 	memset(inherited, 0, sizeof(inherited));
 }
 
+void sampler__mark_keys(uint64_t key[2])
+{
+	key[0] = key0;
+	key[1] = key1;
+	any_skipped |= cfg.ratio < 1.0 || cfg.max_tps > 0; /* the kernel may skip */
+}
+
 static int decide(uint64_t ts)
 {
 	if (cfg.ratio < 1.0 && (double)(ids__span_id() >> 11) * 0x1.0p-53 >= cfg.ratio)

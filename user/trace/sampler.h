@@ -17,6 +17,9 @@ struct sampler_config {
 };
 
 void sampler__configure(const struct sampler_config *c);
+/* The keys of the mark a skipped trace's id carries: the kernel marks the
+ * new traces it leaves out with them. */
+void sampler__mark_keys(uint64_t key[2]);
 /* A new trace's id was drawn for a root request at ts (ns, monotonic):
  * decides, and marks the id when the trace is skipped. */
 void sampler__root(uint8_t trace_id[16], uint64_t ts);

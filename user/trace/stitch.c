@@ -93,15 +93,25 @@ static void server_begin(struct pending *p, uint32_t tid)
 	struct slot *s;
 
 	if (p->ctx.source != TCTX_NONE) {
+		/* a header wins (the kernel read it too, unless it was past
+		 * its window or in a form it does not parse) */
 		memcpy(p->trace_id, p->ctx.trace_id, 16);
 		p->parent_id = p->ctx.span_id;
 		sampler__inherited(p->trace_id, p->ctx.sampled);
+	} else if (p->has_kctx) {
+		/* the TCP option's context, or a new trace the kernel already
+		 * sampled (a root unless linked to its client: link.c) */
+		memcpy(p->trace_id, p->kctx.trace_id, 16);
+		p->parent_id = p->kctx.parent_id;
+		if (p->kctx.src != ST_CTX_NEW)
+			sampler__inherited(p->trace_id, p->kctx.flags & ST_CTXF_SAMPLED);
 	} else {
 		/* a root unless linked to its client: decided there (link.c) */
 		ids__trace_id(p->trace_id);
 		p->parent_id = 0;
 	}
-	p->span_id = ids__span_id();
+	/* the kernel's span id: the one its client calls name as parent */
+	p->span_id = p->has_kctx ? p->kctx.span_id : ids__span_id();
 	if (!tid || !(s = insert(tid)))
 		return;
 	p->window_tid = tid;
@@ -121,6 +131,21 @@ void stitch__request(struct pending *p, int server, uint32_t tid)
 		p->span_id = p->ctx.span_id;
 		p->parent_id = p->ctx.parent_id;
 		sampler__inherited(p->trace_id, p->ctx.sampled);
+		return;
+	}
+	if (p->has_kctx) {
+		/* the ids the kernel wrote in the TCP option: be that span */
+		uint8_t t[16];
+		uint64_t parent;
+
+		memcpy(p->trace_id, p->kctx.trace_id, 16);
+		p->span_id = p->kctx.span_id;
+		p->parent_id = p->kctx.parent_id;
+		/* the parent's trace as this process knows it: a header the
+		 * kernel did not read may have named it */
+		if (p->kctx.src == ST_CTX_INHERITED && stitch__client_parent(tid, t, &parent) == 0 &&
+		    parent == p->parent_id)
+			memcpy(p->trace_id, t, 16);
 		return;
 	}
 	p->span_id = ids__span_id();
