@@ -28,8 +28,14 @@ struct loader {
 	loader_event_fn fn;
 	void *fn_ctx;
 	int nprogs;
+<<<<<<< HEAD
 	struct bpf_link *sock_links[LOADER_MAX_FILTER];
 	int nsock_links;
+=======
+	const char *cgroup_paths[LOADER_MAX_FILTER];
+	int ncgroup_paths;
+	char cgroup_root[CGROUPFS_PATH_MAX];
+>>>>>>> 3f86f38 (cgroup filter: --cgroup PATH traces only processes in these cgroup v2 subtrees, decided in the kernel)
 };
 
 static uint64_t record_key(const void *data, uint32_t size)
@@ -222,12 +228,16 @@ struct loader *loader__open(const struct loader_opts *o, loader_event_fn fn, voi
 	l->skel->rodata->targ_capture = o->capture_bytes;
 	l->skel->rodata->filter_pid = o->npids > 0;
 	l->skel->rodata->filter_port = o->nports > 0;
+<<<<<<< HEAD
 	if (o->sample_ratio < 1.0)
 		l->skel->rodata->targ_sample_below = (uint64_t)(o->sample_ratio * 4294967296.0);
 	l->skel->rodata->targ_max_tps = o->max_tps;
 	l->skel->rodata->targ_mark_key0 = o->mark_key[0];
 	l->skel->rodata->targ_mark_key1 = o->mark_key[1];
 	sockops_prepare(l, o);
+=======
+	l->skel->rodata->filter_cgroup = o->ncgroups > 0;
+>>>>>>> 3f86f38 (cgroup filter: --cgroup PATH traces only processes in these cgroup v2 subtrees, decided in the kernel)
 	ncpu = libbpf_num_possible_cpus();
 	if (ncpu <= 0)
 		ncpu = 1;
@@ -259,6 +269,13 @@ struct loader *loader__open(const struct loader_opts *o, loader_event_fn fn, voi
 		bpf_map__update_elem(l->skel->maps.filter_pids, &o->pids[i], sizeof(o->pids[i]), &one, 1, BPF_ANY);
 	for (int i = 0; i < o->nports; i++)
 		bpf_map__update_elem(l->skel->maps.filter_ports, &o->ports[i], sizeof(o->ports[i]), &one, 1, BPF_ANY);
+	for (int i = 0; i < o->ncgroups; i++) {
+		bpf_map__update_elem(l->skel->maps.filter_cgroups, &o->cgroup_ids[i], sizeof(o->cgroup_ids[i]), &one, 1,
+				     BPF_ANY);
+		l->cgroup_paths[l->ncgroup_paths++] = o->cgroups[i];
+	}
+	if (!o->ncgroups && cgroupfs__v2_mount(l->cgroup_root, sizeof(l->cgroup_root)) == 0)
+		l->cgroup_paths[l->ncgroup_paths++] = l->cgroup_root;
 
 	err = make_rings(l, rsize);
 	if (err) {
@@ -344,4 +361,10 @@ int loader__counters(struct loader *l, uint64_t out[ST_C_MAX])
 int loader__nprogs(const struct loader *l)
 {
 	return l->nprogs;
+}
+
+int loader__cgroup_paths(const struct loader *l, const char *const **paths)
+{
+	*paths = l->cgroup_paths;
+	return l->ncgroup_paths;
 }
