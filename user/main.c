@@ -484,7 +484,6 @@ static void update_kernel_stats(void)
 		stats.kernel_conn_full = k[ST_C_CONN_FULL];
 		stats.kernel_records = k[ST_C_RECORDS];
 		stats.kernel_deferred = k[ST_C_DEFERRED];
-<<<<<<< HEAD
 		stats.tcpopt_written = k[ST_C_OPT_WRITTEN];
 		stats.tcpopt_noroom = k[ST_C_OPT_NOROOM];
 		stats.tcpopt_read = k[ST_C_OPT_READ];
@@ -494,9 +493,7 @@ static void update_kernel_stats(void)
 		/* the kernel's skipped roots, added as they grow */
 		stats.traces_skipped += k[ST_C_ROOTS_SKIPPED] - kernel_skipped;
 		kernel_skipped = k[ST_C_ROOTS_SKIPPED];
-=======
 		stats.kernel_cgroup_walks = k[ST_C_CGROUP_WALKS];
->>>>>>> 3f86f38 (cgroup filter: --cgroup PATH traces only processes in these cgroup v2 subtrees, decided in the kernel)
 	}
 }
 

@@ -28,14 +28,11 @@ struct loader {
 	loader_event_fn fn;
 	void *fn_ctx;
 	int nprogs;
-<<<<<<< HEAD
 	struct bpf_link *sock_links[LOADER_MAX_FILTER];
 	int nsock_links;
-=======
 	const char *cgroup_paths[LOADER_MAX_FILTER];
 	int ncgroup_paths;
 	char cgroup_root[CGROUPFS_PATH_MAX];
->>>>>>> 3f86f38 (cgroup filter: --cgroup PATH traces only processes in these cgroup v2 subtrees, decided in the kernel)
 };
 
 static uint64_t record_key(const void *data, uint32_t size)
@@ -122,26 +119,6 @@ static int ensure_tracefs(void)
 	return err;
 }
 
-const char *loader__cgroup2_root(void)
-{
-	static char root[256];
-	char dev[64], dir[256], type[32];
-	FILE *f;
-
-	if (root[0])
-		return root;
-	if (!(f = fopen("/proc/mounts", "r")))
-		return root;
-	while (fscanf(f, "%63s %255s %31s %*[^\n]", dev, dir, type) == 3) {
-		if (strcmp(type, "cgroup2") == 0) {
-			snprintf(root, sizeof(root), "%s", dir);
-			break;
-		}
-	}
-	fclose(f);
-	return root;
-}
-
 /* The TCP option needs the header-option hooks of 5.10: without them, or
  * without --propagation, the sock_ops program is not even loaded. */
 static void sockops_prepare(struct loader *l, const struct loader_opts *o)
@@ -174,24 +151,21 @@ static int sockops_attach_one(struct loader *l, const char *path)
 
 /* Attaches the option's sock_ops program to the traced cgroups; on failure
  * spantap traces as without it, and says so in one line. */
-static void sockops_attach(struct loader *l, const struct loader_opts *o)
+static void sockops_attach(struct loader *l)
 {
-	const char *root = loader__cgroup2_root();
-	int n = o->nsockops_cgroups, err = 0;
+	int err = 0;
 
 	if (!l->skel->rodata->targ_propagate)
 		return;
-	for (int i = 0; i < (n ? n : 1) && i < LOADER_MAX_FILTER && !err; i++) {
-		const char *path = n ? o->sockops_cgroups[i] : root;
-
-		if (!path[0]) {
-			pr_warn("spantap: no cgroup v2 mount: trace context is not carried in a TCP option\n");
-			break;
-		}
-		err = sockops_attach_one(l, path);
+	if (!l->ncgroup_paths) {
+		pr_warn("spantap: no cgroup v2 mount: trace context is not carried in a TCP option\n");
+		return;
+	}
+	for (int i = 0; i < l->ncgroup_paths && !err; i++) {
+		err = sockops_attach_one(l, l->cgroup_paths[i]);
 		if (err)
 			pr_warn("spantap: trace context not carried in a TCP option: attaching to cgroup '%s': %s%s\n",
-				path, strerror(-err), err == -EPERM ? " (needs CAP_NET_ADMIN)" : "");
+				l->cgroup_paths[i], strerror(-err), err == -EPERM ? " (needs CAP_NET_ADMIN)" : "");
 	}
 	if (err) {
 		for (int i = 0; i < l->nsock_links; i++)
@@ -228,16 +202,13 @@ struct loader *loader__open(const struct loader_opts *o, loader_event_fn fn, voi
 	l->skel->rodata->targ_capture = o->capture_bytes;
 	l->skel->rodata->filter_pid = o->npids > 0;
 	l->skel->rodata->filter_port = o->nports > 0;
-<<<<<<< HEAD
 	if (o->sample_ratio < 1.0)
 		l->skel->rodata->targ_sample_below = (uint64_t)(o->sample_ratio * 4294967296.0);
 	l->skel->rodata->targ_max_tps = o->max_tps;
 	l->skel->rodata->targ_mark_key0 = o->mark_key[0];
 	l->skel->rodata->targ_mark_key1 = o->mark_key[1];
 	sockops_prepare(l, o);
-=======
 	l->skel->rodata->filter_cgroup = o->ncgroups > 0;
->>>>>>> 3f86f38 (cgroup filter: --cgroup PATH traces only processes in these cgroup v2 subtrees, decided in the kernel)
 	ncpu = libbpf_num_possible_cpus();
 	if (ncpu <= 0)
 		ncpu = 1;
@@ -288,7 +259,7 @@ struct loader *loader__open(const struct loader_opts *o, loader_event_fn fn, voi
 		pr_err("failed to attach BPF programs 'spantap': %s\n", strerror(-err));
 		goto cleanup;
 	}
-	sockops_attach(l, o);
+	sockops_attach(l);
 	bpf_object__for_each_program (prog, l->skel->obj)
 		if (bpf_program__autoload(prog))
 			l->nprogs++;

@@ -21,22 +21,17 @@ struct loader_opts {
 	int npids;
 	uint16_t ports[LOADER_MAX_FILTER];
 	int nports;
-<<<<<<< HEAD
 	/* trace context carried in a TCP header option (sock_ops, 5.10+),
-	 * attached to these cgroup v2 directories (none: the cgroup2 root) */
+	 * attached to the traced cgroups (loader__cgroup_paths) */
 	int propagate;
-	const char *const *sockops_cgroups;
-	int nsockops_cgroups;
 	/* head sampling of new traces, done in the kernel (ctx.bpf.h) */
 	double sample_ratio; /* 1: every trace */
 	uint32_t max_tps;    /* 0: no limit */
 	uint64_t mark_key[2];
-=======
 	/* --cgroup: cgroup v2 directories (absolute) and their ids */
 	char cgroups[LOADER_MAX_FILTER][CGROUPFS_PATH_MAX];
 	uint64_t cgroup_ids[LOADER_MAX_FILTER];
 	int ncgroups;
->>>>>>> 3f86f38 (cgroup filter: --cgroup PATH traces only processes in these cgroup v2 subtrees, decided in the kernel)
 };
 
 typedef int (*loader_event_fn)(void *ctx, void *data, size_t size);
@@ -54,18 +49,12 @@ int loader__drain(struct loader *l);
 /* kernel counters summed over CPUs (enum st_counter) */
 int loader__counters(struct loader *l, uint64_t out[ST_C_MAX]);
 int loader__nprogs(const struct loader *l);
-<<<<<<< HEAD
 /* Is the TCP option attached (sock_ops programs attached to cgroups)? */
 int loader__propagating(const struct loader *l);
-
-/* The cgroup v2 mount point ("" when there is none), for defaults. */
-const char *loader__cgroup2_root(void);
-=======
 /* The cgroup v2 directories traced: those given with --cgroup, else the
  * cgroup2 mount's root (none when there is no cgroup2 mount). Returns how
  * many; *paths is valid while l is. What attaches cgroup programs
  * (sock_ops) attaches them to exactly these. */
 int loader__cgroup_paths(const struct loader *l, const char *const **paths);
->>>>>>> 3f86f38 (cgroup filter: --cgroup PATH traces only processes in these cgroup v2 subtrees, decided in the kernel)
 
 #endif
