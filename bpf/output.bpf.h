@@ -120,18 +120,24 @@ static __always_inline struct defer_slot *conn_slot(struct conn_info *ci)
  * for the connection's next event (the response, most often), so that an
  * exchange costs one ring-buffer record instead of two. What waits goes out
  * first, in the same record, with the next event of its connection, with
- * the next request its thread starts (a client call must follow the server
- * request it is made for), at close, or when the thread exits. */
+ * the next message its thread starts on any connection (a client call must
+ * follow the server request it is made for, a pop's reply the push that
+ * unblocked it), at close, or when the thread exits. */
 static __always_inline void dispatch(struct event_buf *e, struct conn_info *ci, __u32 ncap, __u32 tid)
 {
 	struct defer_slot *s = conn_slot(ci), *t;
 	bool server = ci->role == ST_ROLE_SERVER;
 
-	if (!s && (e->h.flags & ST_F_START) && server == (e->h.dir == ST_DIR_INGRESS)) {
+	if (!s && (e->h.flags & ST_F_START)) {
 		t = slot_of(tid);
 		if (t && t->conn_id) {
-			s = t; /* the thread's earlier request goes first */
-		} else if (server && ncap <= ST_DEFER_MAX && !(e->h.flags & ST_F_NO_DATA)) {
+			/* the thread's earlier request goes first: a message
+			 * this thread starts on another connection (a call, or
+			 * a reply it unblocks, as a push does a pop's) may
+			 * depend on it */
+			s = t;
+		} else if (server && e->h.dir == ST_DIR_INGRESS && ncap <= ST_DEFER_MAX &&
+			   !(e->h.flags & ST_F_NO_DATA)) {
 			__u32 l = sizeof(e->h) + ncap;
 
 			if (!t)

@@ -277,6 +277,7 @@ def test_stripped_options_and_untraced_peers_make_no_false_links(tracer, nodes):
     # that came from elsewhere
     for s in lookups:
         assert s.parent == ZERO and s.id not in front_trace
+    # A wrote them; B counted the requests that came without one: the
+    # lookup and the LPUSH from A, and the untraced client's lookup
     assert ta.counter("tcpopt_written") >= 3
-    assert tb.counter("tcpopt_read") == 0
-    assert tb.counter("ctx_none") >= 2
+    assert tb.counter("ctx_none") >= 3
