@@ -9,6 +9,8 @@ pkgs=(
 	libcmocka-dev python3-pytest python3-flask python3-redis redis-server redis-tools nginx curl wrk
 	python3-thrift thrift-compiler gunicorn nodejs
 	procps iproute2 clang-format
+	# cross-node tests: a Service DNAT, an option-stripping middlebox, the wire itself
+	iptables tcpdump
 	# fuzzing: libFuzzer and the sanitizers' runtimes for clang
 	libclang-rt-14-dev
 	# benchmark: the floor reference

@@ -281,3 +281,80 @@ def test_stripped_options_and_untraced_peers_make_no_false_links(tracer, nodes):
     # lookup and the LPUSH from A, and the untraced client's lookup
     assert ta.counter("tcpopt_written") >= 3
     assert tb.counter("ctx_none") >= 3
+
+
+def tcp_segments(pcap):
+    """(tcp options, payload) of each IPv4 TCP segment in an Ethernet pcap"""
+    import struct
+    with open(pcap, "rb") as f:
+        data = f.read()
+    off, out = 24, []
+    while off + 16 <= len(data):
+        incl = struct.unpack_from("<I", data, off + 8)[0]
+        pkt = data[off + 16:off + 16 + incl]
+        off += 16 + incl
+        if len(pkt) < 34 or pkt[12:14] != b"\x08\x00" or pkt[23] != 6:
+            continue
+        ip = pkt[14:]
+        ihl = (ip[0] & 15) * 4
+        total = struct.unpack_from(">H", ip, 2)[0]
+        tcp = ip[ihl:total]
+        doff = (tcp[12] >> 4) * 4
+        opts, i, raw = {}, 20, tcp[20:doff]
+        while i < doff:
+            kind = tcp[i]
+            if kind == 0:
+                break
+            if kind == 1:
+                i += 1
+                continue
+            ln = tcp[i + 1]
+            opts[kind] = tcp[i:i + ln]
+            i += max(ln, 2)
+        out.append((opts, tcp[doff:], raw))
+    return out
+
+
+def test_the_option_on_the_wire_names_the_client_span(tracer, nodes, tmp_path):
+    """kind 25, 27 bytes: the trace id, the client span's id, sampled; in the
+    segment that carries the request's first bytes, payload untouched"""
+    a, b = nodes
+    pcap = str(tmp_path / "b.pcap")
+    agent = UdpAgent("compact")
+    dump = None
+    try:
+        ta, tb = two_tracers(tracer, a, b, agent)
+        fport, rport, lport = start_demo(a, b, CLUSTER_IP)
+        dump = subprocess.Popen(["ip", "netns", "exec", b.ns, "tcpdump", "-i", b.dev, "-U", "-s", "0", "-w", pcap,
+                                 "tcp"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        time.sleep(1.0)
+        jobs(a, b, fport, rport, ["theta"])
+        time.sleep(0.5)
+        ta.stop(settle=1.0)
+        tb.stop(settle=0.2)
+        time.sleep(0.3)
+    finally:
+        agent.close()
+        if dump:
+            dump.terminate()
+            dump.wait(timeout=10)
+    spans = [Decoded(p, s) for p, s in agent.spans()]
+    segs = tcp_segments(pcap)
+    first = {}
+    for opts, payload, _ in segs:
+        for verb in (b"GET /lookup", b"*4\r\n$5\r\nLPUSH", b"*3\r\n$5\r\nLPUSH"):
+            if payload.startswith(verb) and verb not in first:
+                first[verb] = opts
+    assert b"GET /lookup" in first, "the request to the lookup service was not captured"
+    lookup_client = next(s for s in spans if s.service == "frontend" and s.kind == "client" and s.name == "GET")
+    push_client = next(s for s in spans if s.service == "frontend" and s.name == "LPUSH")
+    for verb, span in ((b"GET /lookup", lookup_client), (b"LPUSH", push_client)):
+        opts = next(o for v, o in first.items() if verb in v)
+        opt = opts.get(25)
+        assert opt is not None and len(opt) == 27 and opt[1] == 27, opts
+        assert opt[2:18].hex() == span.trace
+        assert opt[18:26].hex() == span.id
+        assert opt[26] & 1 == 1
+    # only a request's first segment carries it: none on the replies from B
+    # (B's own server sockets answer) and none on pure ACKs
+    assert all(25 not in o for o, p, _ in segs if not p)

@@ -46,7 +46,7 @@ static void test_record_split(void **state)
 	(void)state;
 	/* a deferred request start (padded to 8) and its response */
 	off = put(buf, 0, 7, 61, 100);
-	assert_int_equal(off, 176);
+	assert_int_equal(off, (sizeof(struct st_event_hdr) + 61 + 7) & ~(size_t)7);
 	put(buf, off, 7, 40, 200);
 	assert_int_equal(record__for_each(buf, off + sizeof(struct st_event_hdr) + 40, on_ev, &s), 0);
 	assert_int_equal(s.n, 2);
@@ -57,9 +57,9 @@ static void test_record_split(void **state)
 
 	/* a slot flushed alone at thread exit: padded to 8, one event */
 	memset(&s, 0, sizeof(s));
-	assert_int_equal(record__for_each(buf, 176, on_ev, &s), 0);
+	assert_int_equal(record__for_each(buf, off, on_ev, &s), 0);
 	assert_int_equal(s.n, 1);
-	assert_int_equal(record__ts(buf, 176), 100);
+	assert_int_equal(record__ts(buf, off), 100);
 
 	/* truncated: the second event's payload is cut: only the first is
 	 * passed on, and the rest is reported */
