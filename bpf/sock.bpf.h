@@ -12,7 +12,7 @@ static __always_inline bool want_task(__u32 tgid)
 		return false;
 	if (filter_pid && !bpf_map_lookup_elem(&filter_pids, &tgid))
 		return false;
-	return true;
+	return cgroup_wanted(tgid);
 }
 
 /* When the current process started: with the tgid, it names the process

@@ -13,6 +13,7 @@
 #include "spantap.h"
 #include "maps.bpf.h"
 #include "output.bpf.h"
+#include "cgroup.bpf.h"
 #include "sock.bpf.h"
 #include "detect_http1.bpf.h"
 #include "detect_redis.bpf.h"
@@ -128,7 +129,10 @@ int sched_exit(void *ctx)
 	/* the whole process is gone when its leader exits */
 	if (tgid != (__u32)id || tgid == targ_self_tgid)
 		return 0;
-	if (!want_task(tgid))
+	bool wanted = want_task(tgid);
+
+	cgroup_forget(tgid); /* pids are reused */
+	if (!wanted)
 		return 0;
 	emit_simple(ST_EV_EXIT, tgid, 0, 0, NULL);
 	if (filter_pid) {
@@ -154,5 +158,21 @@ int BPF_PROG(sched_fork, struct task_struct *parent, struct task_struct *child)
 	if (ptgid == ctgid || !bpf_map_lookup_elem(&filter_pids, &ptgid))
 		return 0; /* a new thread, or a process not followed */
 	bpf_map_update_elem(&filter_pids, &ctgid, &two, BPF_NOEXIST);
+	return 0;
+}
+
+/* a task moved to another cgroup: its process's --cgroup answer may change
+ * (transfer_tasks: cgroup v1's cpuset emptying a cgroup) */
+SEC("raw_tp/cgroup_attach_task")
+int BPF_PROG(cgroup_attach, struct cgroup *dst, const char *path, struct task_struct *task, bool threadgroup)
+{
+	cgroup_forget(BPF_CORE_READ(task, tgid));
+	return 0;
+}
+
+SEC("raw_tp/cgroup_transfer_tasks")
+int BPF_PROG(cgroup_transfer, struct cgroup *dst, const char *path, struct task_struct *task, bool threadgroup)
+{
+	cgroup_forget(BPF_CORE_READ(task, tgid));
 	return 0;
 }

@@ -24,6 +24,8 @@
 #define ST_MAX_DEFER 4096	/* deferred: threads with a request waiting for its response */
 #define ST_MAX_NOT_TCP 16384	/* not_tcp: descriptors known not to be TCP sockets */
 #define ST_RINGBUF_DEFAULT (16u << 20)
+/* cgroup_verdict: cgroups seen while --cgroup filters (LRU) */
+#define ST_MAX_CGROUP_VERDICTS 4096
 
 /* A request start of at most ST_DEFER_MAX captured bytes waits in the kernel
  * for the first event after it on its connection (the response, most often)
@@ -98,7 +100,10 @@ enum st_counter {
 	ST_C_CONN_FULL = 3, /* conn_info could not take a new connection */
 	ST_C_RECORDS = 4,   /* ring-buffer records submitted */
 	ST_C_DEFERRED = 5,  /* request starts that waited for the next event */
-	ST_C_MAX = 8,
+
+	/* cgroups whose ancestors were looked at (--cgroup) */
+	ST_C_CGROUP_WALKS = 20,
+	ST_C_MAX = 32,
 };
 
 #endif /* SPANTAP_H */

@@ -2,6 +2,7 @@
  * buffer go to the connection table, which drives the protocol modules,
  * which hand finished spans to the sinks. */
 #include "base/caps.h"
+#include "base/cgroupfs.h"
 #include "base/clock.h"
 #include "base/ids.h"
 #include "base/log.h"
@@ -50,6 +51,8 @@ static const char usage[] =
 	"\n"
 	"  -p, --pid PID           trace only this process (repeatable)\n"
 	"  -P, --port PORT         trace only connections with this local or remote port (repeatable)\n"
+	"      --cgroup PATH       trace only processes in this cgroup v2 subtree (repeatable): a path\n"
+	"                          under the cgroup2 mount, or as /proc/PID/cgroup's 0:: line shows it\n"
 	"  -o, --output FORMAT     text (default) or json: one JSON object per span per line\n"
 	"      --capture-bytes N   bytes of each read/write copied from the kernel (64-16384, default 4096)\n"
 	"      --jaeger-agent HOST[:PORT]\n"
@@ -123,6 +126,7 @@ enum {
 	OPT_LIMIT,
 	OPT_SAMPLE,
 	OPT_MAX_TPS,
+	OPT_CGROUP,
 };
 
 /* Every table's bound, by name: --limit NAME=N. */
@@ -176,6 +180,7 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 	static const struct option opts[] = {
 		{"pid", required_argument, NULL, 'p'},
 		{"port", required_argument, NULL, 'P'},
+		{"cgroup", required_argument, NULL, OPT_CGROUP},
 		{"output", required_argument, NULL, 'o'},
 		{"capture-bytes", required_argument, NULL, OPT_CAPTURE},
 		{"duration", required_argument, NULL, 'd'},
@@ -222,6 +227,29 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 			}
 			cfg->lo.ports[cfg->lo.nports++] = (uint16_t)v;
 			break;
+		case OPT_CGROUP: {
+			int n = cfg->lo.ncgroups, e;
+
+			if (n == LOADER_MAX_FILTER) {
+				fprintf(stderr, "spantap: too many --cgroup filters (at most %d)\n", LOADER_MAX_FILTER);
+				return -EINVAL;
+			}
+			e = cgroupfs__resolve_v2(optarg, cfg->lo.cgroups[n], sizeof(cfg->lo.cgroups[n]),
+						 &cfg->lo.cgroup_ids[n]);
+			if (e) {
+				char m[CGROUPFS_PATH_MAX] = "";
+
+				if (cgroupfs__v2_mount(m, sizeof(m)))
+					fprintf(stderr, "spantap: invalid value '%s' for --cgroup: no cgroup2 mount\n",
+						optarg);
+				else
+					fprintf(stderr, "spantap: invalid value '%s' for --cgroup: %s under '%s'\n",
+						optarg, e == -ENOTDIR ? "not a cgroup v2 directory" : strerror(-e), m);
+				return -EINVAL;
+			}
+			cfg->lo.ncgroups++;
+			break;
+		}
 		case 'o':
 			if (strcmp(optarg, "json") == 0)
 				cfg->json = 1;
@@ -429,6 +457,7 @@ static void update_kernel_stats(void)
 		stats.kernel_conn_full = k[ST_C_CONN_FULL];
 		stats.kernel_records = k[ST_C_RECORDS];
 		stats.kernel_deferred = k[ST_C_DEFERRED];
+		stats.kernel_cgroup_walks = k[ST_C_CGROUP_WALKS];
 	}
 }
 

@@ -22,6 +22,7 @@
 	X(kernel_conn_full, "connections the kernel could not follow: conn_info full")   \
 	X(kernel_records, "ring-buffer records the kernel sent (events bundled in one)") \
 	X(kernel_deferred, "request starts the kernel held for the next event")          \
+	X(kernel_cgroup_walks, "cgroups the kernel placed inside or outside --cgroup")   \
 	X(links, "server spans linked to the client span on this host that called them") \
 	X(link_timeouts, "server spans whose local client was not seen in time")         \
 	X(link_table_full, "requests that could not wait for their peer: table full")    \

@@ -26,6 +26,9 @@ struct loader {
 	loader_event_fn fn;
 	void *fn_ctx;
 	int nprogs;
+	const char *cgroup_paths[LOADER_MAX_FILTER];
+	int ncgroup_paths;
+	char cgroup_root[CGROUPFS_PATH_MAX];
 };
 
 static uint64_t record_key(const void *data, uint32_t size)
@@ -135,6 +138,7 @@ struct loader *loader__open(const struct loader_opts *o, loader_event_fn fn, voi
 	l->skel->rodata->targ_capture = o->capture_bytes;
 	l->skel->rodata->filter_pid = o->npids > 0;
 	l->skel->rodata->filter_port = o->nports > 0;
+	l->skel->rodata->filter_cgroup = o->ncgroups > 0;
 	ncpu = libbpf_num_possible_cpus();
 	if (ncpu <= 0)
 		ncpu = 1;
@@ -166,6 +170,13 @@ struct loader *loader__open(const struct loader_opts *o, loader_event_fn fn, voi
 		bpf_map__update_elem(l->skel->maps.filter_pids, &o->pids[i], sizeof(o->pids[i]), &one, 1, BPF_ANY);
 	for (int i = 0; i < o->nports; i++)
 		bpf_map__update_elem(l->skel->maps.filter_ports, &o->ports[i], sizeof(o->ports[i]), &one, 1, BPF_ANY);
+	for (int i = 0; i < o->ncgroups; i++) {
+		bpf_map__update_elem(l->skel->maps.filter_cgroups, &o->cgroup_ids[i], sizeof(o->cgroup_ids[i]), &one, 1,
+				     BPF_ANY);
+		l->cgroup_paths[l->ncgroup_paths++] = o->cgroups[i];
+	}
+	if (!o->ncgroups && cgroupfs__v2_mount(l->cgroup_root, sizeof(l->cgroup_root)) == 0)
+		l->cgroup_paths[l->ncgroup_paths++] = l->cgroup_root;
 
 	err = make_rings(l, rsize);
 	if (err) {
@@ -247,4 +258,10 @@ int loader__counters(struct loader *l, uint64_t out[ST_C_MAX])
 int loader__nprogs(const struct loader *l)
 {
 	return l->nprogs;
+}
+
+int loader__cgroup_paths(const struct loader *l, const char *const **paths)
+{
+	*paths = l->cgroup_paths;
+	return l->ncgroup_paths;
 }

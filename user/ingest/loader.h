@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/cgroupfs.h"
 #include "ingest/ringset.h"
 #include "spantap.h"
 
@@ -20,6 +21,10 @@ struct loader_opts {
 	int npids;
 	uint16_t ports[LOADER_MAX_FILTER];
 	int nports;
+	/* --cgroup: cgroup v2 directories (absolute) and their ids */
+	char cgroups[LOADER_MAX_FILTER][CGROUPFS_PATH_MAX];
+	uint64_t cgroup_ids[LOADER_MAX_FILTER];
+	int ncgroups;
 };
 
 typedef int (*loader_event_fn)(void *ctx, void *data, size_t size);
@@ -37,5 +42,10 @@ int loader__drain(struct loader *l);
 /* kernel counters summed over CPUs (enum st_counter) */
 int loader__counters(struct loader *l, uint64_t out[ST_C_MAX]);
 int loader__nprogs(const struct loader *l);
+/* The cgroup v2 directories traced: those given with --cgroup, else the
+ * cgroup2 mount's root (none when there is no cgroup2 mount). Returns how
+ * many; *paths is valid while l is. What attaches cgroup programs
+ * (sock_ops) attaches them to exactly these. */
+int loader__cgroup_paths(const struct loader *l, const char *const **paths);
 
 #endif
