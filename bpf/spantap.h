@@ -26,6 +26,8 @@
 #define ST_RINGBUF_DEFAULT (16u << 20)
 /* cgroup_verdict: cgroups seen while --cgroup filters (LRU) */
 #define ST_MAX_CGROUP_VERDICTS 4096
+/* filter_cgroups with --container or --namespace: their containers' cgroups */
+#define ST_MAX_FILTER_CGROUPS 4096
 
 /* A request start of at most ST_DEFER_MAX captured bytes waits in the kernel
  * for the first event after it on its connection (the response, most often)
