@@ -268,7 +268,8 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 			int *n = c == OPT_CONTAINER ? &sel->ncontainers : &sel->nnamespaces;
 
 			if (!optarg[0]) {
-				fprintf(stderr, "spantap: invalid value '' for %s\n", argv[optind - 1]);
+				fprintf(stderr, "spantap: invalid value '' for %s: expected a name\n",
+					c == OPT_CONTAINER ? "--container" : "--namespace");
 				return -EINVAL;
 			}
 			if (*n == CGWATCH_MAX_SEL) {
