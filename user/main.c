@@ -24,12 +24,15 @@
 #include "trace/stitch.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef SPANTAP_VERSION
@@ -58,6 +61,8 @@ static const char usage[] =
 	"      --container ID|NAME trace only this container (repeatable): a Docker or Kubernetes container\n"
 	"                          name, an id or its first 4+ hex digits; containers that start later too\n"
 	"      --namespace NS      trace only the containers of this Kubernetes namespace (repeatable)\n"
+	"      --health-file PATH  touch PATH every second while tracing (for a liveness probe)\n"
+	"      --health-check PATH exit 0 if PATH was touched in the last 30 s, else 1 (the probe)\n"
 	"  -o, --output FORMAT     text (default) or json: one JSON object per span per line\n"
 	"      --capture-bytes N   bytes of each read/write copied from the kernel (64-16384, default 4096)\n"
 	"      --jaeger-agent HOST[:PORT]\n"
@@ -99,7 +104,36 @@ struct config {
 	int print;
 	struct sampler_config sample;
 	struct cgwatch_sel sel; /* --container, --namespace */
+	const char *health_file;
 };
+
+/* --health-check: the liveness probe's side of --health-file */
+static int health_check(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st)) {
+		fprintf(stderr, "spantap: unhealthy: '%s': %s\n", path, strerror(errno));
+		return 1;
+	}
+	if (time(NULL) - st.st_mtime > 30) {
+		fprintf(stderr, "spantap: unhealthy: '%s' not touched for %ld s\n", path,
+			(long)(time(NULL) - st.st_mtime));
+		return 1;
+	}
+	return 0;
+}
+
+/* --health-file: the event loop is alive */
+static void health_touch(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+
+	if (fd < 0 || futimens(fd, NULL))
+		pr_warn("failed to touch health file '%s': %s\n", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
 
 static int parse_num(const char *flag, const char *s, long min, long max, long *out)
 {
@@ -135,6 +169,8 @@ enum {
 	OPT_CGROUP,
 	OPT_CONTAINER,
 	OPT_NAMESPACE,
+	OPT_HEALTH_FILE,
+	OPT_HEALTH_CHECK,
 };
 
 /* Every table's bound, by name: --limit NAME=N. */
@@ -193,6 +229,8 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 		{"cgroup", required_argument, NULL, OPT_CGROUP},
 		{"container", required_argument, NULL, OPT_CONTAINER},
 		{"namespace", required_argument, NULL, OPT_NAMESPACE},
+		{"health-file", required_argument, NULL, OPT_HEALTH_FILE},
+		{"health-check", required_argument, NULL, OPT_HEALTH_CHECK},
 		{"output", required_argument, NULL, 'o'},
 		{"capture-bytes", required_argument, NULL, OPT_CAPTURE},
 		{"duration", required_argument, NULL, 'd'},
@@ -281,6 +319,11 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 			cfg->lo.container_filter = 1;
 			break;
 		}
+		case OPT_HEALTH_FILE:
+			cfg->health_file = optarg;
+			break;
+		case OPT_HEALTH_CHECK:
+			exit(health_check(optarg));
 		case 'o':
 			if (strcmp(optarg, "json") == 0)
 				cfg->json = 1;
@@ -544,7 +587,7 @@ int main(int argc, char **argv)
 {
 	struct config cfg = {.lo = {.capture_bytes = ST_CAPTURE_DEFAULT},
 			     .sample = {.ratio = 1.0, .max_tps = SAMPLER_DEFAULT_MAX_TPS}};
-	uint64_t start, last_tick, last_stats, last_sync;
+	uint64_t start, last_tick, last_stats, last_sync, last_health = 0;
 	int err;
 
 	if (parse_args(argc, argv, &cfg))
@@ -613,6 +656,10 @@ int main(int argc, char **argv)
 		if (now - last_sync > 10000000000ULL) {
 			clock__sync();
 			last_sync = now;
+		}
+		if (cfg.health_file && now - last_health >= 1000000000ULL) {
+			health_touch(cfg.health_file);
+			last_health = now;
 		}
 		if (cfg.stats_interval && now - last_stats > (uint64_t)cfg.stats_interval * 1000000000ULL) {
 			update_kernel_stats();
