@@ -249,13 +249,11 @@ const char *procinfo__node_name(void)
 	return name;
 }
 
+/* host.name: in a pod (no host network) the host name is the pod's, so
+ * NODE_NAME, when set, names the host */
 static const char *host_name(void)
 {
-	static char name[256];
-
-	if (!name[0] && (gethostname(name, sizeof(name) - 1) || !name[0]))
-		snprintf(name, sizeof(name), "unknown");
-	return name;
+	return procinfo__node_name();
 }
 
 /* The container's tags, then the OTEL resource's; the service name from the
