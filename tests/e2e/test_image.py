@@ -21,7 +21,18 @@ BASE = "spantap-debian:bookworm"
 IMAGE = "spantap:test"
 
 
+LOCK = "/tmp/spantap-e2e.lock"
+
+
 def test_image_traces_the_host(eng_image):
+    # the build needs no lock; loading BPF programs does (shared machines)
+    import fcntl
+    with open(LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        run_image()
+
+
+def run_image():
     port = free_port()
     srv = subprocess.Popen(["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"],
                            stdout=subprocess.DEVNULL)
