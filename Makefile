@@ -37,7 +37,7 @@ Q = @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-.PHONY: all clean test test-san unit e2e format format-check check-layout bench bench-quick fuzz fuzz-regress
+.PHONY: all clean test test-san unit e2e format format-check check-layout check-deploy image-test bench bench-quick fuzz fuzz-regress
 all: $(OUT)/spantap
 
 $(OUT)/spantap.bpf.o: bpf/spantap.bpf.c | $(OUT)
@@ -85,8 +85,18 @@ check-layout:
 	$(Q)bash scripts/check-layout.sh --self-test
 	$(Q)bash scripts/check-layout.sh
 
+# the Kubernetes manifests against Kubernetes' own API models (no cluster:
+# kubectl's client-side dry run still needs an API server)
+check-deploy:
+	$(Q)/usr/bin/python3 scripts/check-deploy.py deploy/kubernetes/*.yaml
+
+# the container image, built and run against the real Docker engine from a
+# Debian base made here (mmdebstrap; no registry needed): slow, not in CI
+image-test: $(OUT)/spantap
+	$(Q)SPANTAP=$(abspath $(OUT)/spantap) SPANTAP_IMAGE_TEST=1 /usr/bin/python3 -m pytest -q tests/e2e/test_image.py
+
 # the whole suite: parsers first, then the real tracer in the real kernel
-test: format-check check-layout unit e2e
+test: format-check check-layout check-deploy unit e2e
 
 # overhead against an untraced run, side by side; appends to bench/RESULTS.md
 bench: $(OUT)/spantap

@@ -28,6 +28,8 @@
 #define ST_RINGBUF_DEFAULT (16u << 20)
 /* cgroup_verdict: cgroups seen while --cgroup filters (LRU) */
 #define ST_MAX_CGROUP_VERDICTS 4096
+/* filter_cgroups with --container or --namespace: their containers' cgroups */
+#define ST_MAX_FILTER_CGROUPS 4096
 
 /* A request start of at most ST_DEFER_MAX captured bytes waits in the kernel
  * for the first event after it on its connection (the response, most often)
@@ -146,6 +148,7 @@ enum st_counter {
 	ST_C_ROOTS_SKIPPED = 11, /* new traces the kernel's sampler left out */
 	ST_C_OPT_BAD = 12,	 /* options of kind 25 with an unknown length: ignored */
 	/* 14..17 TLS, 18..19 kernel fallbacks, 20..23 containers */
+
 	/* cgroups whose ancestors were looked at (--cgroup) */
 	ST_C_CGROUP_WALKS = 20,
 	ST_C_MAX = 32,

@@ -15,6 +15,9 @@ pkgs=(
 	libclang-rt-14-dev
 	# benchmark: the floor reference
 	bpftrace
+	# containers: the real engines for tests/e2e/test_containers.py; the
+	# DaemonSet's validation against Kubernetes' own API models
+	docker.io containerd runc python3-kubernetes yamllint
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -2,6 +2,7 @@
  * buffer go to the connection table, which drives the protocol modules,
  * which hand finished spans to the sinks. */
 #include "base/caps.h"
+#include "base/container.h"
 #include "base/cgroupfs.h"
 #include "base/clock.h"
 #include "base/ids.h"
@@ -11,6 +12,7 @@
 #include "conn/conn.h"
 #include "emit/sink.h"
 #include "export/export.h"
+#include "ingest/cgwatch.h"
 #include "ingest/loader.h"
 #include "ingest/record.h"
 #include "proto/sessions.h"
@@ -22,12 +24,15 @@
 #include "trace/stitch.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef SPANTAP_VERSION
@@ -53,6 +58,11 @@ static const char usage[] =
 	"  -P, --port PORT         trace only connections with this local or remote port (repeatable)\n"
 	"      --cgroup PATH       trace only processes in this cgroup v2 subtree (repeatable): a path\n"
 	"                          under the cgroup2 mount, or as /proc/PID/cgroup's 0:: line shows it\n"
+	"      --container ID|NAME trace only this container (repeatable): a Docker or Kubernetes container\n"
+	"                          name, an id or its first 4+ hex digits; containers that start later too\n"
+	"      --namespace NS      trace only the containers of this Kubernetes namespace (repeatable)\n"
+	"      --health-file PATH  touch PATH every second while tracing (for a liveness probe)\n"
+	"      --health-check PATH exit 0 if PATH was touched in the last 30 s, else 1 (the probe)\n"
 	"  -o, --output FORMAT     text (default) or json: one JSON object per span per line\n"
 	"      --capture-bytes N   bytes of each read/write copied from the kernel (64-16384, default 4096)\n"
 	"      --jaeger-agent HOST[:PORT]\n"
@@ -99,7 +109,37 @@ struct config {
 	int print;
 	struct sampler_config sample;
 	int addr_links;
+	struct cgwatch_sel sel; /* --container, --namespace */
+	const char *health_file;
 };
+
+/* --health-check: the liveness probe's side of --health-file */
+static int health_check(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st)) {
+		fprintf(stderr, "spantap: unhealthy: '%s': %s\n", path, strerror(errno));
+		return 1;
+	}
+	if (time(NULL) - st.st_mtime > 30) {
+		fprintf(stderr, "spantap: unhealthy: '%s' not touched for %ld s\n", path,
+			(long)(time(NULL) - st.st_mtime));
+		return 1;
+	}
+	return 0;
+}
+
+/* --health-file: the event loop is alive */
+static void health_touch(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+
+	if (fd < 0 || futimens(fd, NULL))
+		pr_warn("failed to touch health file '%s': %s\n", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
 
 static int parse_num(const char *flag, const char *s, long min, long max, long *out)
 {
@@ -135,6 +175,10 @@ enum {
 	OPT_SAMPLE,
 	OPT_MAX_TPS,
 	OPT_CGROUP,
+	OPT_CONTAINER,
+	OPT_NAMESPACE,
+	OPT_HEALTH_FILE,
+	OPT_HEALTH_CHECK,
 };
 
 /* Every table's bound, by name: --limit NAME=N. */
@@ -156,6 +200,7 @@ enum {
 	L_THREADS,
 	L_PUSHES,
 	L_PROCESSES,
+	L_CONTAINERS,
 	L_NLIMITS,
 };
 
@@ -172,6 +217,7 @@ static const struct limit limits_tab[L_NLIMITS] = {
 	[L_THREADS] = {"threads", 16384, 16, 1u << 22, "threads serving a request at once (nesting)"},
 	[L_PUSHES] = {"pushes", 16384, 64, 1u << 22, "list pushes remembered for the queue hop"},
 	[L_PROCESSES] = {"processes", 4096, 16, 1u << 22, "process names cached"},
+	[L_CONTAINERS] = {"containers", 1024, 16, 1u << 20, "containers whose identity is cached"},
 };
 
 static void limits_help(FILE *f)
@@ -189,6 +235,10 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 		{"pid", required_argument, NULL, 'p'},
 		{"port", required_argument, NULL, 'P'},
 		{"cgroup", required_argument, NULL, OPT_CGROUP},
+		{"container", required_argument, NULL, OPT_CONTAINER},
+		{"namespace", required_argument, NULL, OPT_NAMESPACE},
+		{"health-file", required_argument, NULL, OPT_HEALTH_FILE},
+		{"health-check", required_argument, NULL, OPT_HEALTH_CHECK},
 		{"output", required_argument, NULL, 'o'},
 		{"capture-bytes", required_argument, NULL, OPT_CAPTURE},
 		{"duration", required_argument, NULL, 'd'},
@@ -260,6 +310,30 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 			cfg->lo.ncgroups++;
 			break;
 		}
+		case OPT_CONTAINER:
+		case OPT_NAMESPACE: {
+			struct cgwatch_sel *sel = &cfg->sel;
+			int *n = c == OPT_CONTAINER ? &sel->ncontainers : &sel->nnamespaces;
+
+			if (!optarg[0]) {
+				fprintf(stderr, "spantap: invalid value '' for %s: expected a name\n",
+					c == OPT_CONTAINER ? "--container" : "--namespace");
+				return -EINVAL;
+			}
+			if (*n == CGWATCH_MAX_SEL) {
+				fprintf(stderr, "spantap: too many %s filters (at most %d)\n",
+					c == OPT_CONTAINER ? "--container" : "--namespace", CGWATCH_MAX_SEL);
+				return -EINVAL;
+			}
+			(c == OPT_CONTAINER ? sel->containers : sel->namespaces)[(*n)++] = optarg;
+			cfg->lo.container_filter = 1;
+			break;
+		}
+		case OPT_HEALTH_FILE:
+			cfg->health_file = optarg;
+			break;
+		case OPT_HEALTH_CHECK:
+			exit(health_check(optarg));
 		case 'o':
 			if (strcmp(optarg, "json") == 0)
 				cfg->json = 1;
@@ -428,6 +502,39 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 }
 
 static struct loader *ldr;
+static struct cgwatch *cgw;
+
+static void on_container(void *ctx, uint64_t cgid, int add, const char *path, const char *name)
+{
+	int err = loader__cgroup_filter(ldr, cgid, add);
+
+	if (err)
+		pr_warn("failed to %s cgroup '%s' %s the kernel's filter: %s\n", add ? "add" : "remove", path,
+			add ? "to" : "from", strerror(-err));
+	else if (add)
+		pr_info("following container '%s' (cgroup %s)\n", name, path);
+}
+
+/* --container/--namespace: their containers' cgroups, now and later */
+static int setup_cgwatch(struct config *cfg)
+{
+	char root[CGROUPFS_PATH_MAX];
+
+	if (!cfg->lo.container_filter)
+		return 0;
+	if (cgroupfs__v2_mount(root, sizeof(root))) {
+		pr_err("failed to find the cgroup2 mount in /proc/mounts: --container and --namespace need it\n");
+		return -ENOENT;
+	}
+	cgw = cgwatch__new(root, &cfg->sel, on_container, NULL);
+	if (!cgw) {
+		pr_err("failed to watch cgroup '%s': %s\n", root, strerror(errno));
+		return -errno;
+	}
+	if (!cgwatch__count(cgw))
+		pr_info("no container matches --container/--namespace yet: waiting for one to start\n");
+	return 0;
+}
 
 /* Exporters from flags, else from the environment Jaeger's own clients
  * read; printing when there is no exporter, or with --print. */
@@ -517,7 +624,7 @@ int main(int argc, char **argv)
 	struct config cfg = {.lo = {.capture_bytes = ST_CAPTURE_DEFAULT, .propagate = 1},
 			     .addr_links = 1,
 			     .sample = {.ratio = 1.0, .max_tps = SAMPLER_DEFAULT_MAX_TPS}};
-	uint64_t start, last_tick, last_stats, last_sync;
+	uint64_t start, last_tick, last_stats, last_sync, last_health = 0;
 	int err;
 
 	if (parse_args(argc, argv, &cfg))
@@ -541,7 +648,8 @@ int main(int argc, char **argv)
 	link__by_address(cfg.addr_links);
 	clock__sync();
 	if (conn_table__init(&cfg.lim) || alias__init(&cfg.alias) || stitch__init(lim_val[L_THREADS]) ||
-	    queuehop__init(lim_val[L_PUSHES]) || procinfo__init(lim_val[L_PROCESSES])) {
+	    queuehop__init(lim_val[L_PUSHES]) || procinfo__init(lim_val[L_PROCESSES]) ||
+	    container__init(lim_val[L_CONTAINERS])) {
 		pr_err("failed to allocate spantap's tables: %s (see --limit help)\n", strerror(ENOMEM));
 		return 1;
 	}
@@ -567,6 +675,10 @@ int main(int argc, char **argv)
 		err = 1;
 		goto cleanup;
 	}
+	if (setup_cgwatch(&cfg)) {
+		err = 1;
+		goto cleanup;
+	}
 	pr_info("tracing HTTP/1.x and Redis (%d BPF programs attached); Ctrl-C to stop\n", loader__nprogs(ldr));
 
 	start = last_tick = last_stats = last_sync = clock__mono_now();
@@ -580,6 +692,7 @@ int main(int argc, char **argv)
 		}
 		/* everything the kernel wrote before `before` has been read */
 		alias__tick(before - LOADER_LAG_NS);
+		cgwatch__poll(cgw);
 		uint64_t now = clock__mono_now();
 		if (now - last_tick > 250000000ULL) {
 			conn_table__tick(now);
@@ -589,6 +702,10 @@ int main(int argc, char **argv)
 		if (now - last_sync > 10000000000ULL) {
 			clock__sync();
 			last_sync = now;
+		}
+		if (cfg.health_file && now - last_health >= 1000000000ULL) {
+			health_touch(cfg.health_file);
+			last_health = now;
 		}
 		if (cfg.stats_interval && now - last_stats > (uint64_t)cfg.stats_interval * 1000000000ULL) {
 			update_kernel_stats();
@@ -612,6 +729,7 @@ cleanup:
 		fprintf(stderr, "spantap: counters at exit (%u connections open)\n", conn_table__count());
 		stats__print(stderr);
 	}
+	cgwatch__free(cgw);
 	loader__destroy(ldr);
 	conn_table__free();
 	queuehop__reset();

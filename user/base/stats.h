@@ -23,6 +23,9 @@
 	X(kernel_records, "ring-buffer records the kernel sent (events bundled in one)") \
 	X(kernel_deferred, "request starts the kernel held for the next event")          \
 	X(kernel_cgroup_walks, "cgroups the kernel placed inside or outside --cgroup")   \
+	X(container_meta_errors, "container metadata files that could not be read")      \
+	X(container_meta_missing, "containers without a runtime metadata file")          \
+	X(container_evicted, "containers dropped from the identity cache: full")         \
 	X(links, "server spans linked to the client span on this host that called them") \
 	X(links_option, "server spans whose client's context came in a TCP option")      \
 	X(tcpopt_written, "TCP options written with a request's first segment")          \

@@ -2,6 +2,8 @@
  * of `sudo spantap`) and JSON lines (`--output json`, read by scripts). */
 #include "emit/sink.h"
 
+#include "base/procinfo.h"
+
 #include "span/span.h"
 
 #include <errno.h>
@@ -83,6 +85,29 @@ static void hex(char *out, const uint8_t *b, size_t n)
 	out[2 * n] = 0;
 }
 
+/* "process":{...}: the process's container, pod and OTEL resource tags,
+ * when it has any besides host.name (base/procinfo.h) */
+static void print_resource(FILE *f, uint32_t pid)
+{
+	size_t len, i = 0;
+	const char *t = procinfo__tags(pid, &len);
+	int n = 0;
+
+	while (i < len) {
+		const char *k = t + i, *v = k + strlen(k) + 1;
+
+		i = (size_t)(v - t) + strlen(v) + 1;
+		if (strcmp(k, "host.name") == 0)
+			continue;
+		fputs(n++ ? "," : "\"process\":{", f);
+		json_str(f, k, strlen(k));
+		fputc(':', f);
+		json_str(f, v, strlen(v));
+	}
+	if (n)
+		fputs("},", f);
+}
+
 static void print_json(FILE *f, const struct span *s)
 {
 	char tid[33];
@@ -102,7 +127,9 @@ static void print_json(FILE *f, const struct span *s)
 	fprintf(f, ",\"start_us\":%" PRIu64 ",\"duration_us\":%" PRIu64 ",\"service\":", s->start_ns / 1000,
 		(s->end_ns - s->start_ns) / 1000);
 	json_str(f, s->service, strlen(s->service));
-	fprintf(f, ",\"pid\":%u,\"tid\":%u,\"error\":%s,\"tags\":{", s->pid, s->tid, s->error ? "true" : "false");
+	fprintf(f, ",\"pid\":%u,\"tid\":%u,\"error\":%s,", s->pid, s->tid, s->error ? "true" : "false");
+	print_resource(f, s->pid);
+	fputs("\"tags\":{", f);
 	for (uint32_t i = 0; i < s->ntags; i++) {
 		const struct span_tag *t = &s->tags[i];
 		if (i)

@@ -20,6 +20,11 @@
 struct open_batch {
 	uint32_t pid;
 	char service[PROCINFO_SERVICE_MAX];
+	/* the process as it was when the batch opened: it may exit before
+	 * the batch goes */
+	char exe[256];
+	char tags[PROCINFO_TAGS_MAX];
+	size_t tags_len;
 	uint32_t n;
 	size_t len, max_body;
 	uint64_t opened;
@@ -79,7 +84,9 @@ static void process_of(const struct open_batch *o, struct jaeger_process *p)
 	p->pid = o->pid;
 	p->hostname = export__hostname();
 	p->ip = export__host_ip();
-	p->exe = procinfo__exe(o->pid, "");
+	p->exe = o->exe;
+	p->tags = o->tags;
+	p->tags_len = o->tags_len;
 }
 
 static void deliver(struct batcher *b, struct open_batch *o)
@@ -115,6 +122,9 @@ static struct open_batch *batch_for(struct batcher *b, const struct span *s)
 	}
 	o->pid = s->pid;
 	snprintf(o->service, sizeof(o->service), "%s", s->service);
+	snprintf(o->exe, sizeof(o->exe), "%s", procinfo__exe(o->pid, ""));
+	const char *tags = procinfo__tags(o->pid, &o->tags_len);
+	memcpy(o->tags, tags, o->tags_len);
 	/* room for spans: the message less this process's envelope, less the
 	 * list header's growth with the count */
 	process_of(o, &p);

@@ -380,8 +380,12 @@ static void encode_batch(struct thrift_w *w, const struct jaeger_process *p, con
 	thrift_struct_begin(w); /* Process */
 	thrift_field_begin(w, T_STRING, 1);
 	thrift_string(w, p->service, strlen(p->service));
+	uint32_t npairs = 0;
+	for (size_t i = 0; i < p->tags_len; i++)
+		npairs += p->tags[i] == 0;
+	npairs /= 2;
 	thrift_field_begin(w, T_LIST, 2);
-	thrift_list_begin(w, T_STRUCT, 6);
+	thrift_list_begin(w, T_STRUCT, 6 + npairs);
 	tag_str(w, "hostname", 8, p->hostname, strlen(p->hostname));
 	tag_str(w, "ip", 2, p->ip, strlen(p->ip));
 	tag_long(w, "pid", 3, p->pid);
@@ -389,6 +393,12 @@ static void encode_batch(struct thrift_w *w, const struct jaeger_process *p, con
 	tag_str(w, "jaeger.version", strlen("jaeger.version"), "spantap-" SPANTAP_VERSION,
 		strlen("spantap-" SPANTAP_VERSION));
 	tag_str(w, "spantap.version", strlen("spantap.version"), SPANTAP_VERSION, strlen(SPANTAP_VERSION));
+	for (size_t i = 0, n = 0; n < npairs; n++) {
+		const char *k = p->tags + i, *v = k + strlen(k) + 1;
+
+		tag_str(w, k, strlen(k), v, strlen(v));
+		i = (size_t)(v - p->tags) + strlen(v) + 1;
+	}
 	thrift_struct_end(w);
 	thrift_field_begin(w, T_LIST, 2);
 	thrift_list_begin(w, T_STRUCT, nspans);

@@ -15,6 +15,9 @@ struct jaeger_process {
 	const char *hostname;
 	const char *ip;
 	const char *exe;
+	/* the resource's tags: "key\0value\0" pairs (base/procinfo.h) */
+	const char *tags;
+	size_t tags_len;
 };
 
 /* One Span struct (no field header); string values longer than max_value

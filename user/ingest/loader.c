@@ -208,7 +208,9 @@ struct loader *loader__open(const struct loader_opts *o, loader_event_fn fn, voi
 	l->skel->rodata->targ_mark_key0 = o->mark_key[0];
 	l->skel->rodata->targ_mark_key1 = o->mark_key[1];
 	sockops_prepare(l, o);
-	l->skel->rodata->filter_cgroup = o->ncgroups > 0;
+	l->skel->rodata->filter_cgroup = o->ncgroups > 0 || o->container_filter;
+	if (o->container_filter)
+		bpf_map__set_max_entries(l->skel->maps.filter_cgroups, ST_MAX_FILTER_CGROUPS);
 	ncpu = libbpf_num_possible_cpus();
 	if (ncpu <= 0)
 		ncpu = 1;
@@ -338,4 +340,30 @@ int loader__cgroup_paths(const struct loader *l, const char *const **paths)
 {
 	*paths = l->cgroup_paths;
 	return l->ncgroup_paths;
+}
+
+int loader__cgroup_filter(struct loader *l, uint64_t cgroup_id, int add)
+{
+	struct bpf_map *verdicts = l->skel->maps.cgroup_verdict;
+	uint32_t key, next, *prev = NULL;
+	uint8_t one = 1, v;
+	int err;
+
+	if (!add) {
+		err = bpf_map__delete_elem(l->skel->maps.filter_cgroups, &cgroup_id, sizeof(cgroup_id), 0);
+		return err == -ENOENT ? 0 : err;
+	}
+	err = bpf_map__update_elem(l->skel->maps.filter_cgroups, &cgroup_id, sizeof(cgroup_id), &one, 1, BPF_ANY);
+	if (err)
+		return err;
+	/* a process of the new container may have been decided while its
+	 * cgroup was not in the filter yet: decide the outsiders again */
+	while (bpf_map__get_next_key(verdicts, prev, &next, sizeof(next)) == 0) {
+		key = next;
+		if (bpf_map__lookup_elem(verdicts, &key, sizeof(key), &v, 1, 0) == 0 && v == 0)
+			bpf_map__delete_elem(verdicts, &key, sizeof(key), 0);
+		else
+			prev = &key;
+	}
+	return 0;
 }

@@ -32,6 +32,8 @@ struct loader_opts {
 	char cgroups[LOADER_MAX_FILTER][CGROUPFS_PATH_MAX];
 	uint64_t cgroup_ids[LOADER_MAX_FILTER];
 	int ncgroups;
+	/* --container/--namespace: cgroups are added with loader__cgroup_filter */
+	int container_filter;
 };
 
 typedef int (*loader_event_fn)(void *ctx, void *data, size_t size);
@@ -56,5 +58,8 @@ int loader__propagating(const struct loader *l);
  * many; *paths is valid while l is. What attaches cgroup programs
  * (sock_ops) attaches them to exactly these. */
 int loader__cgroup_paths(const struct loader *l, const char *const **paths);
+/* Adds (add = 1) or removes a cgroup v2 id of the kernel's cgroup filter;
+ * processes decided outside before are decided again. 0 or -errno. */
+int loader__cgroup_filter(struct loader *l, uint64_t cgroup_id, int add);
 
 #endif
