@@ -48,8 +48,8 @@ def check_daemonset(ds):
     if sc.get("runAsUser") != 0 or sc.get("privileged"):
         errs.append("runAsUser: 0, not privileged")
     caps = sc.get("capabilities", {})
-    if caps.get("drop") != ["ALL"] or sorted(caps.get("add", [])) != ["BPF", "PERFMON", "SYS_PTRACE"]:
-        errs.append("capabilities: drop ALL, add BPF, PERFMON, SYS_PTRACE: %r" % caps)
+    if caps.get("drop") != ["ALL"] or sorted(caps.get("add", [])) != ["BPF", "NET_ADMIN", "PERFMON", "SYS_PTRACE"]:
+        errs.append("capabilities: drop ALL, add BPF, PERFMON, SYS_PTRACE, NET_ADMIN: %r" % caps)
     env = {e["name"]: e for e in c.get("env", [])}
     if env.get("NODE_NAME", {}).get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") != "spec.nodeName":
         errs.append("NODE_NAME from the downward API (spec.nodeName)")
