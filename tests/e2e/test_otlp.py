@@ -6,7 +6,7 @@ import subprocess
 import time
 
 from conftest import SPANTAP, free_port, run
-from otlp_rx import OtlpReceiver, assert_same_as_json, decode, spans_of
+from otlp_rx import OtlpReceiver, assert_same_as_json, attrs, decode, spans_of
 
 
 def wait_for(pred, timeout=8.0):
@@ -229,3 +229,43 @@ def test_otlp_bad_settings_one_line():
             assert p.returncode == 0, err
             continue
         assert p.returncode == 2 and len(err) == 1 and words in err[0], (args, env, err)
+
+
+def test_encoder_golden_through_opentelemetry_decoder(tmp_path):
+    """the unit test's edge-case request (tests/unit/test_otlp.c --golden):
+    varints of 1 to 10 bytes, nested lengths, UTF-8 repair, a cut value,
+    the resource hook's attributes, decoded by OpenTelemetry's code"""
+    unit = os.path.join(os.path.dirname(SPANTAP), "tests", "test_otlp")
+    out = tmp_path / "golden.bin"
+    subprocess.run([unit, "--golden", str(out)], check=True)
+    [req] = decode([out.read_bytes()])
+    assert "error" not in req, req
+    [rs] = req["resourceSpans"]
+    assert attrs(rs["resource"]["attributes"]) == {
+        "service.name": "checkout", "process.pid": 4242, "host.name": "node-1",
+        "process.executable.path": "/usr/bin/python3.11", "k8s.pod.name": "checkout-7d9f", "container.id": "abc123"}
+    [ss] = rs["scopeSpans"]
+    assert ss["scope"]["name"] == "spantap"
+    server, client, cut = ss["spans"]
+    common = {"traceId": "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf", "spanId": "0102030405060708",
+              "startTimeUnixNano": "1795364882405323123", "endTimeUnixNano": str(1795364882405323123 + 712345)}
+    for s in (server, client, cut):
+        for k, v in common.items():
+            assert s[k] == v, k
+    want = {"http.request.method": "GET", "url.query": "v" * 300, "http.response.status_code": 503,
+            "peer.port": -5, "zero": 0, "big": 1 << 62, "flag.false": False,
+            "bad.utf8": "a\ufffd\ufffdb\ufffd\ufffd\ufffdc\U0001F600d\ufffd\ufffd", "error.type": "503",
+            "thread.id": 4243}
+    assert attrs(server["attributes"]) == want
+    assert server["name"] == "GET /caf\u00e9/\ufffd" and server["kind"] == 2
+    assert server["parentSpanId"] == "1112131415161718"
+    assert server["status"] == {"code": 2, "message": "503"}
+    assert server["links"] == [{"traceId": "b0b1b2b3b4b5b6b7b8b9babbbcbdbebf", "spanId": "2122232425262728",
+                                "flags": 1}]
+    assert server["flags"] == 0x301
+    assert client["kind"] == 3 and client["name"] == "SET" and client["flags"] == 0x101
+    assert attrs(client["attributes"]) == {"db.system.name": "redis", "thread.id": 4243}
+    for k in ("parentSpanId", "status", "links"):
+        assert not client.get(k)
+    want.update({"url.query": "v" * 16, "spantap.truncated": True})
+    assert attrs(cut["attributes"]) == want
