@@ -187,3 +187,8 @@ def assert_same_as_json(jspans, received):
         assert res["process.pid"] == j["pid"]
         assert res["host.name"] == hostname()
         assert scope["name"] == "spantap" and scope["version"]
+
+
+if __name__ == "__main__":
+    # scripts/install-deps.sh: fetch the decoder ahead of the tests
+    print("otlp decoder:", ensure_decoder())

@@ -388,6 +388,30 @@ static void test_room(void **state)
 	}
 }
 
+/* span__begin's tags are encoded once per connection and copied: the
+ * bytes are those of a span without the cache, cut or not */
+static void test_begin_cache(void **state)
+{
+	static struct span s;
+	static uint8_t ref[8192], got[8192];
+	size_t limits[] = {SIZE_MAX, 16, SIZE_MAX};
+	int cut;
+
+	(void)state;
+	make_span(&s, 0);
+	for (int l = 0; l < 3; l++) {
+		s.begin_key = 0;
+		size_t n = otlp__encode_span(ref, sizeof(ref), &s, limits[l], &cut);
+		s.begin_key = 7 << 2 | SPAN_KIND_SERVER;
+		s.nbegin = 3; /* span.kind, http.request.method, url.query */
+		for (int twice = 0; twice < 2; twice++) {
+			memset(got, 0, sizeof(got));
+			assert_int_equal(otlp__encode_span(got, sizeof(got), &s, limits[l], &cut), n);
+			assert_memory_equal(got, ref, n);
+		}
+	}
+}
+
 static void test_cut_values(void **state)
 {
 	static struct span s;
@@ -586,9 +610,9 @@ static int golden(const char *path)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_varints),	   cmocka_unit_test(test_span_fields), cmocka_unit_test(test_room),
-		cmocka_unit_test(test_cut_values), cmocka_unit_test(test_request),     cmocka_unit_test(test_batches),
-		cmocka_unit_test(test_responses),
+		cmocka_unit_test(test_varints),	    cmocka_unit_test(test_span_fields), cmocka_unit_test(test_room),
+		cmocka_unit_test(test_begin_cache), cmocka_unit_test(test_cut_values),	cmocka_unit_test(test_request),
+		cmocka_unit_test(test_batches),	    cmocka_unit_test(test_responses),
 	};
 	if (argc == 3 && strcmp(argv[1], "--golden") == 0)
 		return golden(argv[2]);

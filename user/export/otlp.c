@@ -198,32 +198,92 @@ static int native_tag(const struct span_tag *t)
 
 /* ---- the span */
 
+/* The attributes span__begin wrote (a connection's addresses and ports)
+ * encode to the same bytes in every span of the connection and kind: kept
+ * here by the span's begin_key, whose connection serial number is never
+ * reused, and copied (as the Jaeger encoder does). */
+#define BEGIN_CACHE_N 256 /* a power of two */
+#define BEGIN_CACHE_BYTES 1024
+
+struct begin_enc {
+	uint64_t key;
+	size_t maxslen; /* the bytes hold for any max_value at least this */
+	uint32_t ntags;
+	uint32_t len;
+	uint8_t bytes[BEGIN_CACHE_BYTES];
+};
+
+static struct begin_enc begin_cache[BEGIN_CACHE_N];
+
+/* A tag's sizes, from the sizing pass to the writing one */
+struct tag_size {
+	uint32_t vlen; /* a string's length once repaired; UINT32_MAX: not an attribute */
+	uint32_t any;  /* AnyValue */
+	uint32_t kv;   /* KeyValue */
+};
+
+static size_t tag_sizes(const struct span_tag *t, size_t max_value, int ascii, struct tag_size *z)
+{
+	size_t n = 0;
+
+	if (native_tag(t)) {
+		z->vlen = UINT32_MAX;
+		return 0;
+	}
+	if (t->type == TAG_STR) {
+		n = t->slen < max_value ? t->slen : max_value;
+		if (!ascii)
+			n = utf8_len(t->s, n);
+	}
+	z->vlen = (uint32_t)n;
+	z->any = (uint32_t)any_size(t->type, t->i, n);
+	z->kv = (uint32_t)(pb_len_field(t->klen) + pb_len_field(z->any));
+	return pb_len_field(z->kv);
+}
+
+static uint8_t *put_tag(uint8_t *p, const struct span_tag *t, size_t max_value, const struct tag_size *z)
+{
+	*p++ = T_ATTR;
+	p = pb_varint(p, z->kv);
+	*p++ = T_KV_KEY;
+	p = pb_varint(p, t->klen);
+	span__copy_bytes(p, t->key, t->klen);
+	p += t->klen;
+	*p++ = T_KV_VALUE;
+	p = pb_varint(p, z->any);
+	if (t->type == TAG_STR)
+		return put_len_str(p, T_AV_STRING, t->s, t->slen < max_value ? t->slen : max_value, z->vlen);
+	if (t->type == TAG_INT) {
+		*p++ = T_AV_INT;
+		return pb_varint(p, (uint64_t)t->i);
+	}
+	*p++ = T_AV_BOOL;
+	*p++ = t->i ? 1 : 0;
+	return p;
+}
+
 size_t otlp__encode_span(uint8_t *buf, size_t cap, const struct span *s, size_t max_value, int *cut)
 {
-	uint32_t vlen[SPAN_MAX_TAGS]; /* string tags' repaired lengths; UINT32_MAX: not exported */
+	struct tag_size z[SPAN_MAX_TAGS];
 	size_t name_n = strnlen(s->name, sizeof(s->name)), name_len = utf8_len(s->name, name_n);
 	const struct span_tag *etype = NULL;
 	size_t body, link = 0, status = 0, emsg = 0;
 	int truncated = s->maxslen > max_value;
-	uint8_t *p = buf;
+	/* the tags' strings are in strbuf, but for span__begin's constants */
+	int ascii = is_ascii(s->strbuf, s->strused);
+	struct begin_enc *e = &begin_cache[(s->begin_key >> 2) & (BEGIN_CACHE_N - 1)];
+	uint32_t first = 0;
+	uint8_t *p = buf, *begin_at;
 
 	/* the sizes */
 	body = 18 + 10 + (s->parent_id ? 10 : 0) + pb_len_field(name_len) + 2 + 9 + 9;
-	for (uint32_t i = 0; i < s->ntags; i++) {
-		const struct span_tag *t = &s->tags[i];
-		size_t n = 0;
-		if (native_tag(t)) {
-			vlen[i] = UINT32_MAX;
-			continue;
-		}
-		if (t->type == TAG_STR) {
-			n = utf8_len(t->s, t->slen < max_value ? t->slen : max_value);
-			if (t->klen == sizeof(ERROR_TYPE_KEY) - 1 && memcmp(t->key, ERROR_TYPE_KEY, t->klen) == 0)
-				etype = t;
-		}
-		vlen[i] = (uint32_t)n;
-		body += attr_size(t->klen, any_size(t->type, t->i, n));
+	if (s->begin_key && s->nbegin <= s->ntags && e->key == s->begin_key && e->ntags == s->nbegin &&
+	    max_value >= e->maxslen) {
+		first = s->nbegin;
+		body += e->len;
 	}
+	for (uint32_t i = first; i < s->ntags; i++)
+		body += tag_sizes(&s->tags[i], max_value, ascii, &z[i]);
 	body += attr_size(sizeof(THREAD_KEY) - 1, any_size(TAG_INT, s->tid, 0));
 	if (truncated)
 		body += attr_size(sizeof(TRUNCATED_KEY) - 1, 2);
@@ -232,8 +292,17 @@ size_t otlp__encode_span(uint8_t *buf, size_t cap, const struct span *s, size_t 
 		body += pb_len_field(link);
 	}
 	if (s->error) {
-		if (etype)
-			emsg = vlen[etype - s->tags];
+		/* the status message: the error's type */
+		for (uint32_t i = s->ntags; i-- > 0;) {
+			const struct span_tag *t = &s->tags[i];
+			if (t->type == TAG_STR && t->klen == sizeof(ERROR_TYPE_KEY) - 1 &&
+			    memcmp(t->key, ERROR_TYPE_KEY, t->klen) == 0) {
+				etype = t;
+				emsg = t->slen < max_value ? t->slen : max_value;
+				emsg = ascii ? emsg : utf8_len(t->s, emsg);
+				break;
+			}
+		}
 		status = (etype ? pb_len_field(emsg) : 0) + 2;
 		body += pb_len_field(status);
 	}
@@ -255,13 +324,32 @@ size_t otlp__encode_span(uint8_t *buf, size_t cap, const struct span *s, size_t 
 	p = pb_fixed64(p, s->start_ns);
 	*p++ = T_END;
 	p = pb_fixed64(p, s->end_ns);
-	for (uint32_t i = 0; i < s->ntags; i++) {
-		const struct span_tag *t = &s->tags[i];
-		if (vlen[i] == UINT32_MAX)
-			continue;
-		p = put_attr(p, T_ATTR, t->key, t->klen, t->type, t->i, t->s,
-			     t->type == TAG_STR && t->slen > max_value ? max_value : t->slen, vlen[i]);
+	begin_at = p;
+	if (first) {
+		memcpy(p, e->bytes, e->len);
+		p += e->len;
 	}
+	if (!first && s->begin_key && s->nbegin <= s->ntags) {
+		/* span__begin's tags, kept for the connection's next spans */
+		size_t maxslen = 0;
+		for (; first < s->nbegin; first++) {
+			const struct span_tag *t = &s->tags[first];
+			if (t->type == TAG_STR && t->slen > maxslen)
+				maxslen = t->slen;
+			if (z[first].vlen != UINT32_MAX)
+				p = put_tag(p, t, max_value, &z[first]);
+		}
+		if (maxslen <= max_value && (size_t)(p - begin_at) <= sizeof(e->bytes)) {
+			e->key = s->begin_key;
+			e->ntags = s->nbegin;
+			e->maxslen = maxslen;
+			e->len = (uint32_t)(p - begin_at);
+			memcpy(e->bytes, begin_at, e->len);
+		}
+	}
+	for (uint32_t i = first; i < s->ntags; i++)
+		if (z[i].vlen != UINT32_MAX)
+			p = put_tag(p, &s->tags[i], max_value, &z[i]);
 	p = put_attr(p, T_ATTR, THREAD_KEY, sizeof(THREAD_KEY) - 1, TAG_INT, s->tid, NULL, 0, 0);
 	if (truncated)
 		p = put_attr(p, T_ATTR, TRUNCATED_KEY, sizeof(TRUNCATED_KEY) - 1, TAG_BOOL, 1, NULL, 0, 0);
