@@ -91,7 +91,8 @@ def test_otlp_400_dropped_and_counted(tracer, httpapp):
     app = httpapp()
     rx = OtlpReceiver(statuses=[400])
     try:
-        t = tracer("--port", str(app.port), "--otlp-endpoint", rx.url)
+        # a password in the URL is sent (basic auth), never printed
+        t = tracer("--port", str(app.port), "--otlp-endpoint", rx.url.replace("://", "://u:pa55word@"))
         run("curl", "-s", "-o", "/dev/null", "http://127.0.0.1:%d/hello" % app.port)
         time.sleep(2.0)
         run("curl", "-s", "-o", "/dev/null", "http://127.0.0.1:%d/hello" % app.port)
@@ -104,6 +105,8 @@ def test_otlp_400_dropped_and_counted(tracer, httpapp):
     assert t.counter("export_dropped") == 1 and t.counter("export_spans") == 3
     assert len(spans_of(decode(rx.accepted))) == 3
     assert "refused a batch of 1 spans (HTTP 400)" in t.stderr
+    assert "u:***@127.0.0.1" in t.stderr and "pa55word" not in t.stderr
+    assert all(h["Authorization"] == "Basic dTpwYTU1d29yZA==" for _, h, _, _ in rx.requests)
 
 
 def test_otlp_collector_down_then_up(tracer, httpapp):

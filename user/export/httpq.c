@@ -27,6 +27,7 @@ struct item {
 struct httpq {
 	struct httpq_opts o;
 	char *url;
+	char *shown; /* the URL in messages: without a user's password */
 	struct curl_slist *headers;
 	pthread_t thread;
 	pthread_mutex_t lock;
@@ -131,7 +132,7 @@ static enum post_result post(struct httpq *q, CURL *curl, const uint8_t *body, s
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	rc = curl_easy_perform(curl);
 	if (rc != CURLE_OK) {
-		pr_debug("failed to send batch to %s '%s': %s\n", q->o.what, q->url, curl_easy_strerror(rc));
+		pr_debug("failed to send batch to %s '%s': %s\n", q->o.what, q->shown, curl_easy_strerror(rc));
 		return POST_RETRY;
 	}
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
@@ -142,7 +143,7 @@ static enum post_result post(struct httpq *q, CURL *curl, const uint8_t *body, s
 		if (rejected) {
 			stats__add(export_dropped, rejected);
 			if (!q->warned++)
-				pr_warn("%s '%s' rejected %u of %u spans: %s\n", q->o.what, q->url, rejected, nspans,
+				pr_warn("%s '%s' rejected %u of %u spans: %s\n", q->o.what, q->shown, rejected, nspans,
 					msg);
 		}
 		stats__add(export_spans, nspans - rejected);
@@ -153,14 +154,14 @@ static enum post_result post(struct httpq *q, CURL *curl, const uint8_t *body, s
 		*retry_after_ms = -1;
 		if (curl_easy_getinfo(curl, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra >= 0)
 			*retry_after_ms = (ra > HTTPQ_RETRY_AFTER_MAX_S ? HTTPQ_RETRY_AFTER_MAX_S : (long)ra) * 1000;
-		pr_debug("%s '%s' answered %ld (Retry-After %ld ms)\n", q->o.what, q->url, code, *retry_after_ms);
+		pr_debug("%s '%s' answered %ld (Retry-After %ld ms)\n", q->o.what, q->shown, code, *retry_after_ms);
 		return POST_RETRY;
 	}
 	if (!q->warned++)
-		pr_warn("%s '%s' refused a batch of %u spans (HTTP %ld%s%s): dropped, not retried\n", q->o.what, q->url,
-			nspans, code, msg[0] ? ": " : "", msg);
+		pr_warn("%s '%s' refused a batch of %u spans (HTTP %ld%s%s): dropped, not retried\n", q->o.what,
+			q->shown, nspans, code, msg[0] ? ": " : "", msg);
 	else
-		pr_debug("%s '%s' answered %ld\n", q->o.what, q->url, code);
+		pr_debug("%s '%s' answered %ld\n", q->o.what, q->shown, code);
 	return POST_DROP;
 }
 
@@ -239,7 +240,7 @@ static void *sender(void *arg)
 			body = NULL;
 		while (curl && body && (r = post(q, curl, body, len, it.nspans, &retry_after)) == POST_RETRY) {
 			if (!backoff)
-				pr_warn("%s '%s' unavailable; retrying with backoff\n", q->o.what, q->url);
+				pr_warn("%s '%s' unavailable; retrying with backoff\n", q->o.what, q->shown);
 			if (sleep_unless_stopping(q, next_wait(q, &backoff, retry_after)) && !stop_by)
 				stop_by = now_ms() + HTTPQ_DRAIN_MS;
 			if (stop_by && now_ms() > stop_by)
@@ -302,8 +303,26 @@ void httpq__free(struct httpq *q)
 	curl_slist_free_all(q->headers);
 	free(q->resp);
 	free(q->url);
+	free(q->shown);
 	free(q);
 	curl_global_cleanup();
+}
+
+/* http://user:secret@host/... -> http://user:***@host/... */
+static char *shown_url(const char *url)
+{
+	const char *auth = strstr(url, "://"), *at, *colon;
+	char *out;
+
+	if (!auth)
+		return strdup(url);
+	auth += 3;
+	at = strchr(auth, '@');
+	if (!at || (strchr(auth, '/') && strchr(auth, '/') < at) || !(colon = memchr(auth, ':', (size_t)(at - auth))))
+		return strdup(url);
+	if (asprintf(&out, "%.*s***%s", (int)(colon + 1 - url), url, at) < 0)
+		return NULL;
+	return out;
 }
 
 struct httpq *httpq__new(const struct httpq_opts *o)
@@ -322,6 +341,7 @@ struct httpq *httpq__new(const struct httpq_opts *o)
 		goto fail;
 	q->o = *o;
 	q->url = strdup(o->url);
+	q->shown = shown_url(o->url);
 	q->resp = malloc(RESPONSE_MAX);
 	q->rnd = (uint64_t)now_ms() * 0x9e3779b97f4a7c15ULL | 1;
 	snprintf(ct, sizeof(ct), "Content-Type: %s", o->content_type);
@@ -333,7 +353,7 @@ struct httpq *httpq__new(const struct httpq_opts *o)
 			curl_slist_free_all(q->headers);
 			q->headers = NULL;
 		}
-	if (!q->url || !q->resp || !q->headers)
+	if (!q->url || !q->shown || !q->resp || !q->headers)
 		goto fail;
 	q->o.url = q->url;
 	q->o.headers = NULL; /* copied into q->headers */
@@ -353,6 +373,7 @@ fail:
 		curl_slist_free_all(q->headers);
 		free(q->resp);
 		free(q->url);
+		free(q->shown);
 		free(q);
 	}
 	curl_global_cleanup();
