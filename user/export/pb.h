@@ -16,8 +16,10 @@ enum pb_wire { PB_VARINT = 0, PB_I64 = 1, PB_LEN = 2, PB_I32 = 5 };
 /* bytes the varint of v takes: 1 to 10 */
 static inline size_t pb_varint_len(uint64_t v)
 {
-	/* 7 bits a byte: (bits needed + 6) / 7, at least 1 */
-	return (size_t)((64 - __builtin_clzll(v | 1)) * 9 + 64) / 64;
+	if (v < 0x80) /* most lengths in a span */
+		return 1;
+	/* 7 bits a byte: (bits needed + 6) / 7 */
+	return (size_t)((64 - __builtin_clzll(v)) * 9 + 64) / 64;
 }
 
 static inline uint8_t *pb_varint(uint8_t *p, uint64_t v)
