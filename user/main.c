@@ -60,7 +60,8 @@ static const char usage[] =
 	"      --jaeger-collector URL\n"
 	"                          POST spans to a Jaeger collector, e.g. http://jaeger:14268/api/traces;\n"
 	"                          default from JAEGER_ENDPOINT\n"
-	"      --otlp-endpoint URL send spans over OTLP/HTTP (protobuf), e.g. http://collector:4318 (a URL\n"
+	"      --otlp-endpoint URL\n"
+	"                          send spans over OTLP/HTTP (protobuf), e.g. http://collector:4318 (a URL\n"
 	"                          without a path gets /v1/traces); default from OTEL_EXPORTER_OTLP_ENDPOINT\n"
 	"                          or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (OTEL_EXPORTER_OTLP_HEADERS,\n"
 	"                          _COMPRESSION, _TIMEOUT are honoured too)\n"
@@ -400,7 +401,8 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 static struct loader *ldr;
 
 /* Exporters from flags, else from the environment Jaeger's own clients
- * read; printing when there is no exporter, or with --print. */
+ * and OpenTelemetry's SDKs read; printing when there is no exporter, or
+ * with --print. */
 static int setup_sinks(struct config *cfg)
 {
 	const char *def_port = cfg->agent_proto == THRIFT_BINARY ? "6832" : "6831";

@@ -1,2 +1,0 @@
-build-exp/user/base/addr.o: user/base/addr.c user/base/addr.h
-user/base/addr.h:

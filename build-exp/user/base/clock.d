@@ -1,2 +1,0 @@
-build-exp/user/base/clock.o: user/base/clock.c user/base/clock.h
-user/base/clock.h:
