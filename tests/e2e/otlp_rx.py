@@ -85,7 +85,7 @@ class OtlpReceiver:
     """POST /v1/traces: answers the given statuses first (with the given
     headers, e.g. Retry-After), then 200; keeps what it accepted."""
 
-    def __init__(self, statuses=(), port=0, path="/v1/traces", response_body=b""):
+    def __init__(self, statuses=(), port=0, path="/v1/traces", response_body=b"", tls=None):
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
         ensure_decoder()
         outer = self
@@ -102,6 +102,8 @@ class OtlpReceiver:
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                if tls:
+                    outer.peer_certs.append(self.connection.getpeercert())
                 with outer.lock:
                     st = outer.statuses.pop(0) if outer.statuses else 200
                     status, extra = (st, {}) if isinstance(st, int) else st
@@ -122,8 +124,11 @@ class OtlpReceiver:
         ThreadingHTTPServer.allow_reuse_address = True
         self.server = ThreadingHTTPServer(("127.0.0.1", port), H)
         self.server.daemon_threads = True
+        self.peer_certs = []
+        if tls:  # an ssl.SSLContext
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
         self.port = self.server.server_address[1]
-        self.base = "http://127.0.0.1:%d" % self.port
+        self.base = "%s://127.0.0.1:%d" % ("https" if tls else "http", self.port)
         self.url = self.base + path
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()

@@ -219,6 +219,8 @@ def test_otlp_bad_settings_one_line():
         ({"OTEL_EXPORTER_OTLP_HEADERS": "api-key"}, ["--otlp-endpoint", "http://x"],
          "invalid header in OTEL_EXPORTER_OTLP_HEADERS"),
         ({}, ["--otlp-endpoint", "http://x", "--otlp-header", "bad name=1"], "invalid header name in --otlp-header"),
+        ({"OTEL_EXPORTER_OTLP_CERTIFICATE": "/nonexistent/ca.pem"}, ["--otlp-endpoint", "https://x"],
+         "failed to read '/nonexistent/ca.pem' (from OTEL_EXPORTER_OTLP_CERTIFICATE)"),
         ({"OTEL_EXPORTER_OTLP_HEADERS": "x-k=a%0d%0aInjected: 1"}, ["--otlp-endpoint", "http://x"],
          "invalid value for header 'x-k' in OTEL_EXPORTER_OTLP_HEADERS: control characters"),
         ({}, ["--otlp-endpoint", "http://x", "--otlp-header", "x-k=a%0d%0aInjected: 1"], None),
@@ -272,3 +274,49 @@ def test_encoder_golden_through_opentelemetry_decoder(tmp_path):
         assert not client.get(k)
     want.update({"url.query": "v" * 16, "spantap.truncated": True})
     assert attrs(cut["attributes"]) == want
+
+
+def make_pki(d):
+    """a CA, a server certificate for 127.0.0.1 and a client certificate"""
+    def ossl(*a):
+        subprocess.run(["openssl", *a], check=True, capture_output=True, cwd=d)
+    key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    ossl("req", "-x509", *key, "-keyout", "ca.key", "-out", "ca.pem", "-days", "1", "-subj", "/CN=spantap-test-ca")
+    for name, ext in (("server", "subjectAltName=IP:127.0.0.1"), ("client", "extendedKeyUsage=clientAuth")):
+        (d / (name + ".ext")).write_text(ext + "\n")
+        ossl("req", *key, "-keyout", name + ".key", "-out", name + ".csr", "-subj", "/CN=spantap-" + name)
+        ossl("x509", "-req", "-in", name + ".csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+             "-out", name + ".pem", "-days", "1", "-extfile", name + ".ext")
+
+
+def test_otlp_over_tls_with_client_certificate(tracer, httpapp, monkeypatch, tmp_path):
+    """https with the CA and the client certificate of OTEL_EXPORTER_OTLP_*;
+    without the CA the endpoint is not trusted and nothing is delivered"""
+    import ssl
+    make_pki(tmp_path)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(tmp_path / "server.pem"), str(tmp_path / "server.key"))
+    ctx.load_verify_locations(str(tmp_path / "ca.pem"))
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    app = httpapp()
+    rx = OtlpReceiver(tls=ctx)
+    try:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_CERTIFICATE", str(tmp_path / "ca.pem"))
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", str(tmp_path / "client.pem"))
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_CLIENT_KEY", str(tmp_path / "client.key"))
+        t = tracer("--port", str(app.port), "--print", "--otlp-endpoint", rx.base)
+        run("curl", "-s", "-o", "/dev/null", "http://127.0.0.1:%d/hello" % app.port)
+        spans = t.stop()
+        assert_same_as_json(spans, rx.spans())
+        assert rx.peer_certs and all(dict(x[0] for x in c["subject"])["commonName"] == "spantap-client"
+                                     for c in rx.peer_certs)
+        # not trusted without the CA: retried until exit, then dropped and counted
+        monkeypatch.delenv("OTEL_EXPORTER_OTLP_CERTIFICATE")
+        n = rx.count()
+        t = tracer("--port", str(app.port), "--otlp-endpoint", rx.base)
+        run("curl", "-s", "-o", "/dev/null", "http://127.0.0.1:%d/hello" % app.port)
+        t.stop(settle=1.5)
+        assert rx.count() == n
+        assert t.counter("export_dropped") == 2 and t.counter("export_spans") == 0
+    finally:
+        rx.close()

@@ -29,6 +29,7 @@ struct httpq {
 	char *url;
 	char *shown; /* the URL in messages: without a user's password */
 	struct curl_slist *headers;
+	char *ca_file, *client_cert, *client_key;
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -130,6 +131,12 @@ static enum post_result post(struct httpq *q, CURL *curl, const uint8_t *body, s
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, q->o.timeout_ms ? q->o.timeout_ms : 5000L);
 	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	if (q->ca_file)
+		curl_easy_setopt(curl, CURLOPT_CAINFO, q->ca_file);
+	if (q->client_cert)
+		curl_easy_setopt(curl, CURLOPT_SSLCERT, q->client_cert);
+	if (q->client_key)
+		curl_easy_setopt(curl, CURLOPT_SSLKEY, q->client_key);
 	rc = curl_easy_perform(curl);
 	if (rc != CURLE_OK) {
 		pr_debug("failed to send batch to %s '%s': %s\n", q->o.what, q->shown, curl_easy_strerror(rc));
@@ -304,6 +311,9 @@ void httpq__free(struct httpq *q)
 	free(q->resp);
 	free(q->url);
 	free(q->shown);
+	free(q->ca_file);
+	free(q->client_cert);
+	free(q->client_key);
 	free(q);
 	curl_global_cleanup();
 }
@@ -342,6 +352,10 @@ struct httpq *httpq__new(const struct httpq_opts *o)
 	q->o = *o;
 	q->url = strdup(o->url);
 	q->shown = shown_url(o->url);
+	if ((o->ca_file && !(q->ca_file = strdup(o->ca_file))) ||
+	    (o->client_cert && !(q->client_cert = strdup(o->client_cert))) ||
+	    (o->client_key && !(q->client_key = strdup(o->client_key))))
+		goto fail;
 	q->resp = malloc(RESPONSE_MAX);
 	q->rnd = (uint64_t)now_ms() * 0x9e3779b97f4a7c15ULL | 1;
 	snprintf(ct, sizeof(ct), "Content-Type: %s", o->content_type);
@@ -356,7 +370,8 @@ struct httpq *httpq__new(const struct httpq_opts *o)
 	if (!q->url || !q->shown || !q->resp || !q->headers)
 		goto fail;
 	q->o.url = q->url;
-	q->o.headers = NULL; /* copied into q->headers */
+	q->o.headers = NULL;					  /* copied into q->headers */
+	q->o.ca_file = q->o.client_cert = q->o.client_key = NULL; /* copied */
 	q->o.nheaders = 0;
 	pthread_mutex_init(&q->lock, NULL);
 	pthread_cond_init(&q->cond, NULL);
@@ -374,6 +389,9 @@ fail:
 		free(q->resp);
 		free(q->url);
 		free(q->shown);
+		free(q->ca_file);
+		free(q->client_cert);
+		free(q->client_key);
 		free(q);
 	}
 	curl_global_cleanup();

@@ -26,6 +26,8 @@ struct httpq_opts {
 	size_t nheaders;
 	int gzip;
 	long timeout_ms; /* per request; 0: 5000 */
+	/* https: PEM files, or NULL for the system's CAs and no client certificate */
+	const char *ca_file, *client_cert, *client_key;
 	/* optional: reads a response body. For a 2xx, returns how many of the
 	 * batch's spans the peer rejected (OTLP's partial success); for any
 	 * status, may put the peer's message in msg. */

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #ifndef SPANTAP_VERSION
 #define SPANTAP_VERSION "dev"
@@ -287,6 +288,22 @@ int sink_otlp__setup(const struct otlp_opts *opts, struct sink **out)
 			goto fail;
 		}
 		qo.timeout_ms = ms;
+	}
+	/* TLS: a CA to verify the endpoint with, a client certificate and key */
+	static const char *const tls_vars[3][2] = {
+		{"OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", "OTEL_EXPORTER_OTLP_CERTIFICATE"},
+		{"OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE", "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE"},
+		{"OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY", "OTEL_EXPORTER_OTLP_CLIENT_KEY"},
+	};
+	const char **tls[3] = {&qo.ca_file, &qo.client_cert, &qo.client_key};
+	for (int i = 0; i < 3; i++) {
+		if (!(v = env2(tls_vars[i][0], tls_vars[i][1], &which)))
+			continue;
+		if (access(v, R_OK)) {
+			fprintf(stderr, "spantap: failed to read '%s' (from %s): %s\n", v, which, strerror(errno));
+			goto fail;
+		}
+		*tls[i] = v;
 	}
 	/* the general headers, then the per-signal ones, then the flags: each
 	 * replaces a header of the same name */
