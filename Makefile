@@ -110,7 +110,7 @@ bench-quick: $(OUT)/spantap
 # scratch copy of its committed seed corpus, after replaying every input in
 # tests/fuzz/regressions/<target>/ once; what a run finds is written under
 # $(OUT)/fuzz/artifacts/<target>/, never into the source tree
-FUZZ_TARGETS := http1 redis tracectx events thrift
+FUZZ_TARGETS := http1 redis tracectx events thrift otlp
 FUZZ_SECONDS ?= 60
 FUZZ_BIN := $(patsubst %,$(OUT)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -std=gnu11 \
@@ -172,6 +172,8 @@ $(OUT)/bench/userbench: bench/userbench.c $(OUT)/libspantap.a
 .PHONY: bench-user bench-user-callgrind bench-user-digest
 bench-user: $(OUT)/bench/userbench
 	$(Q)$(OUT)/bench/userbench
+	$(Q)echo "with the OTLP exporter's batcher and encoder instead (no HTTP):"
+	$(Q)$(OUT)/bench/userbench --otlp
 
 bench-user-callgrind: $(OUT)/bench/userbench
 	$(Q)bench/userbench-callgrind.sh $(OUT)/bench/userbench
@@ -183,3 +185,11 @@ bench-user-digest:
 	$(Q)$(MAKE) --no-print-directory OUT=build-digest VERSION=userbench build-digest/bench/userbench
 	$(Q)build-digest/bench/userbench --digest --spans 100000 | tail -1
 	$(Q)build-digest/bench/userbench --digest --spans 100000 --binary | tail -1
+	$(Q)build-digest/bench/userbench --digest --spans 100000 --otlp | tail -1
+
+# the OTLP span encoder against libprotobuf-c on the same spans: identical
+# bytes, ns per span (bench/otlp-codec.sh fetches OpenTelemetry's .proto files)
+.PHONY: bench-otlp
+OTLP_ITERS ?= 2000000
+bench-otlp: $(OUT)/libspantap.a
+	$(Q)bench/otlp-codec.sh $(OUT) $(OUT)/libspantap.a $(OTLP_ITERS)

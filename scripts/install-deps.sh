@@ -13,12 +13,14 @@ pkgs=(
 	iptables tcpdump
 	# fuzzing: libFuzzer and the sanitizers' runtimes for clang
 	libclang-rt-14-dev
-	# benchmark: the floor reference
-	bpftrace
+	# benchmark: the floor reference; libprotobuf-c against the OTLP encoder (make bench-otlp)
+	bpftrace protobuf-c-compiler libprotobuf-c-dev
 	# containers: the real engines for tests/e2e/test_containers.py; the
 	# DaemonSet's validation against Kubernetes' own API models
 	docker.io containerd runc python3-kubernetes yamllint
 )
+# OTLP tests decode with OpenTelemetry's JavaScript packages from the npm registry
+command -v npm >/dev/null || pkgs+=(npm)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -28,5 +30,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# the OTLP tests' decoder, pinned, into a cache outside the repository (tests/e2e/otlp_rx.py)
+/usr/bin/python3 "$(dirname "$0")/../tests/e2e/otlp_rx.py"
 # libbpf attaches tracepoints through tracefs
 mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing

@@ -73,7 +73,14 @@ static const char usage[] =
 	"      --jaeger-collector URL\n"
 	"                          POST spans to a Jaeger collector, e.g. http://jaeger:14268/api/traces;\n"
 	"                          default from JAEGER_ENDPOINT\n"
-	"      --compress gzip|none  compress collector requests (default none)\n"
+	"      --otlp-endpoint URL\n"
+	"                          send spans over OTLP/HTTP (protobuf), e.g. http://collector:4318 (a URL\n"
+	"                          without a path gets /v1/traces); default from OTEL_EXPORTER_OTLP_ENDPOINT\n"
+	"                          or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (OTEL_EXPORTER_OTLP_HEADERS,\n"
+	"                          _COMPRESSION, _TIMEOUT are honoured too)\n"
+	"      --otlp-header NAME=VALUE\n"
+	"                          an HTTP header on OTLP requests, e.g. an API key (repeatable)\n"
+	"      --compress gzip|none  compress collector and OTLP requests (default none)\n"
 	"      --print             print spans too when exporting (printing is the default otherwise)\n"
 	"  -d, --duration SEC      stop after SEC seconds\n"
 	"      --stats             print counters every 5 s (they are always printed on exit)\n"
@@ -105,7 +112,9 @@ struct config {
 	const char *agent; /* HOST[:PORT] */
 	enum thrift_proto agent_proto;
 	const char *collector;
-	int gzip;
+	int gzip; /* -1: not given */
+	struct otlp_opts otlp;
+	const char *otlp_headers[32];
 	int print;
 	struct sampler_config sample;
 	int addr_links;
@@ -179,6 +188,8 @@ enum {
 	OPT_NAMESPACE,
 	OPT_HEALTH_FILE,
 	OPT_HEALTH_CHECK,
+	OPT_OTLP,
+	OPT_OTLP_HEADER,
 };
 
 /* Every table's bound, by name: --limit NAME=N. */
@@ -257,6 +268,8 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 		{"compress", required_argument, NULL, OPT_COMPRESS},
 		{"propagation", required_argument, NULL, OPT_PROPAGATION},
 		{"no-address-links", no_argument, NULL, OPT_NO_ADDR_LINKS},
+		{"otlp-endpoint", required_argument, NULL, OPT_OTLP},
+		{"otlp-header", required_argument, NULL, OPT_OTLP_HEADER},
 		{"verbose", no_argument, NULL, 'v'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"version", no_argument, NULL, 'V'},
@@ -474,6 +487,17 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 		case OPT_NO_ADDR_LINKS:
 			cfg->addr_links = 0;
 			break;
+		case OPT_OTLP:
+			cfg->otlp.endpoint = optarg;
+			break;
+		case OPT_OTLP_HEADER:
+			if (cfg->otlp.nheaders == sizeof(cfg->otlp_headers) / sizeof(cfg->otlp_headers[0])) {
+				fprintf(stderr, "spantap: too many --otlp-header options\n");
+				return -EINVAL;
+			}
+			cfg->otlp_headers[cfg->otlp.nheaders++] = optarg;
+			cfg->otlp.headers = cfg->otlp_headers;
+			break;
 		case 'v':
 			log_level = LOG_DEBUG;
 			break;
@@ -537,7 +561,8 @@ static int setup_cgwatch(struct config *cfg)
 }
 
 /* Exporters from flags, else from the environment Jaeger's own clients
- * read; printing when there is no exporter, or with --print. */
+ * and OpenTelemetry's SDKs read; printing when there is no exporter, or
+ * with --print. */
 static int setup_sinks(struct config *cfg)
 {
 	const char *def_port = cfg->agent_proto == THRIFT_BINARY ? "6832" : "6831";
@@ -565,8 +590,16 @@ static int setup_sinks(struct config *cfg)
 	if (!collector && getenv("JAEGER_ENDPOINT") && *getenv("JAEGER_ENDPOINT"))
 		collector = getenv("JAEGER_ENDPOINT");
 	if (collector) {
-		s = sink_jaeger_collector__new(collector, cfg->gzip);
+		s = sink_jaeger_collector__new(collector, cfg->gzip > 0);
 		if (!s || sink__add(s))
+			return -EINVAL;
+		exporters++;
+	}
+	cfg->otlp.gzip = cfg->gzip;
+	if (sink_otlp__setup(&cfg->otlp, &s))
+		return -EINVAL;
+	if (s) {
+		if (sink__add(s))
 			return -EINVAL;
 		exporters++;
 	}
@@ -623,6 +656,7 @@ int main(int argc, char **argv)
 {
 	struct config cfg = {.lo = {.capture_bytes = ST_CAPTURE_DEFAULT, .propagate = 1},
 			     .addr_links = 1,
+			     .gzip = -1,
 			     .sample = {.ratio = 1.0, .max_tps = SAMPLER_DEFAULT_MAX_TPS}};
 	uint64_t start, last_tick, last_stats, last_sync, last_health = 0;
 	int err;

@@ -12,14 +12,14 @@
 #include "proto/sessions.h"
 #include "conn/conn.h"
 #include "emit/sink.h"
-#include "export/batch.h"
+#include "export/jaeger.h"
 #include "span/span.h"
 #include "trace/alias.h"
 #include "trace/queuehop.h"
 
 static struct batcher *batcher;
 
-static void discard(void *ctx, const struct jaeger_process *p, const uint8_t *b, size_t len, uint32_t n)
+static void discard(void *ctx, const struct export_process *p, const uint8_t *b, size_t len, uint32_t n)
 {
 	(void)ctx, (void)p, (void)b, (void)len, (void)n;
 }
@@ -44,7 +44,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (conn_table__init(&lim) || alias__init(&alim))
 		abort();
 	sessions__register();
-	batcher = batcher__new(THRIFT_COMPACT, 65000, 1, discard, NULL);
+	batcher = batcher__new(jaeger__format(THRIFT_COMPACT, 1), 65000, discard, NULL);
 	sink__add(&jaeger_sink);
 	return 0;
 }

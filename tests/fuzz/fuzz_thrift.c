@@ -314,7 +314,7 @@ static void check_span(struct rd *r, const struct span *s, size_t max_value, int
 		CHECK(seen[i] == (i != 6 || s->follows_id != 0));
 }
 
-static void check_process(struct rd *r, const struct jaeger_process *p)
+static void check_process(struct rd *r, const struct export_process *p)
 {
 	int ft, got_name = 0, got_tags = 0;
 	int16_t id;
@@ -396,7 +396,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			span__tag_str(&s, key, (const char *)b, l);
 		}
 	}
-	struct jaeger_process p = {.service = "svc", .pid = 42, .hostname = "h", .ip = "10.0.0.1", .exe = "/bin/x"};
+	struct export_process p = {.service = "svc", .pid = 42, .hostname = "h", .ip = "10.0.0.1", .exe = "/bin/x"};
 
 	/* encode: the span, then its batch */
 	thrift_w_init(&w, proto, spans_buf, sizeof(spans_buf));

@@ -10,7 +10,7 @@
 
 #include "base/ids.h"
 #include "base/stats.h"
-#include "export/batch.h"
+#include "export/jaeger.h"
 #include "span/span.h"
 
 #define MAX_MSG 700
@@ -18,7 +18,7 @@
 static uint32_t delivered, messages;
 static size_t largest;
 
-static void on_batch(void *ctx, const struct jaeger_process *p, const uint8_t *body, size_t len, uint32_t n)
+static void on_batch(void *ctx, const struct export_process *p, const uint8_t *body, size_t len, uint32_t n)
 {
 	static uint8_t out[MAX_MSG * 2];
 	struct thrift_w w;
@@ -58,7 +58,7 @@ static void make_span(struct span *s, uint32_t pid, size_t value_len)
 static void test_limits_and_truncation(void **state)
 {
 	static struct span s;
-	struct batcher *b = batcher__new(THRIFT_COMPACT, MAX_MSG, 1, on_batch, NULL);
+	struct batcher *b = batcher__new(jaeger__format(THRIFT_COMPACT, 1), MAX_MSG, on_batch, NULL);
 	uint32_t added = 0;
 
 	(void)state;

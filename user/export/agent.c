@@ -6,7 +6,7 @@
 
 #include "base/log.h"
 #include "base/stats.h"
-#include "export/batch.h"
+#include "export/jaeger.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -27,7 +27,7 @@ struct agent_sink {
 
 /* The message is written around the batch's body and sent gathered from
  * both: the body is not copied. */
-static void agent_deliver(void *ctx, const struct jaeger_process *p, const uint8_t *body, size_t len, uint32_t n)
+static void agent_deliver(void *ctx, const struct export_process *p, const uint8_t *body, size_t len, uint32_t n)
 {
 	struct agent_sink *a = ctx;
 	struct thrift_w w;
@@ -98,7 +98,7 @@ struct sink *sink_jaeger_agent__new(const char *host, const char *port, enum thr
 		goto fail;
 	}
 	a->proto = proto;
-	a->batcher = batcher__new(proto, JAEGER_MAX_DATAGRAM, 1, agent_deliver, a);
+	a->batcher = batcher__new(jaeger__format(proto, 1), JAEGER_MAX_DATAGRAM, agent_deliver, a);
 	if (!a->batcher) {
 		err = ENOMEM;
 		goto fail;

@@ -1,6 +1,6 @@
-/* Per-process span batching for the Jaeger exporters (see export_batch.h).
- * A fixed set of open batches, each a preallocated buffer: no allocation
- * per span. */
+/* Per-process span batching for the exporters (see batch.h), whatever
+ * their wire format. A fixed set of open batches, each a preallocated
+ * buffer: no allocation per span. */
 #include "export/batch.h"
 
 #include "base/clock.h"
@@ -17,6 +17,8 @@
 #define MAX_OPEN 32 /* processes with a batch being filled */
 #define FLUSH_NS 1000000000ULL
 
+#define BATCH_MAX_ATTRS 32 /* container.*, k8s.*, OTEL_RESOURCE_ATTRIBUTES */
+
 struct open_batch {
 	uint32_t pid;
 	char service[PROCINFO_SERVICE_MAX];
@@ -25,6 +27,9 @@ struct open_batch {
 	char exe[256];
 	char tags[PROCINFO_TAGS_MAX];
 	size_t tags_len;
+	/* the tags as attributes: pointers into tags */
+	struct export_attr attrs[BATCH_MAX_ATTRS];
+	uint32_t nattrs;
 	uint32_t n;
 	size_t len, max_body;
 	uint64_t opened;
@@ -32,9 +37,8 @@ struct open_batch {
 };
 
 struct batcher {
-	enum thrift_proto proto;
+	const struct batch_format *fmt;
 	size_t max_msg;
-	int envelope;
 	batch_deliver_fn deliver;
 	void *ctx;
 	struct open_batch open[MAX_OPEN];
@@ -42,15 +46,14 @@ struct batcher {
 	uint8_t *scratch; /* envelope sizing */
 };
 
-struct batcher *batcher__new(enum thrift_proto proto, size_t max_msg, int envelope, batch_deliver_fn fn, void *ctx)
+struct batcher *batcher__new(const struct batch_format *f, size_t max_msg, batch_deliver_fn fn, void *ctx)
 {
 	struct batcher *b = calloc(1, sizeof(*b));
 
 	if (!b)
 		return NULL;
-	b->proto = proto;
+	b->fmt = f;
 	b->max_msg = max_msg;
-	b->envelope = envelope;
 	b->deliver = fn;
 	b->ctx = ctx;
 	b->tmp = malloc(max_msg);
@@ -78,20 +81,20 @@ void batcher__free(struct batcher *b)
 	free(b);
 }
 
-static void process_of(const struct open_batch *o, struct jaeger_process *p)
+static void process_of(const struct open_batch *o, struct export_process *p)
 {
 	p->service = o->service;
 	p->pid = o->pid;
 	p->hostname = export__hostname();
 	p->ip = export__host_ip();
 	p->exe = o->exe;
-	p->tags = o->tags;
-	p->tags_len = o->tags_len;
+	p->attrs = o->attrs;
+	p->nattrs = o->nattrs;
 }
 
 static void deliver(struct batcher *b, struct open_batch *o)
 {
-	struct jaeger_process p;
+	struct export_process p;
 
 	if (!o->n)
 		return;
@@ -104,8 +107,7 @@ static void deliver(struct batcher *b, struct open_batch *o)
 static struct open_batch *batch_for(struct batcher *b, const struct span *s)
 {
 	struct open_batch *o = NULL, *oldest = NULL;
-	struct jaeger_process p;
-	struct thrift_w w;
+	struct export_process p;
 
 	for (int i = 0; i < MAX_OPEN; i++) {
 		struct open_batch *c = &b->open[i];
@@ -125,12 +127,19 @@ static struct open_batch *batch_for(struct batcher *b, const struct span *s)
 	snprintf(o->exe, sizeof(o->exe), "%s", procinfo__exe(o->pid, ""));
 	const char *tags = procinfo__tags(o->pid, &o->tags_len);
 	memcpy(o->tags, tags, o->tags_len);
+	o->nattrs = 0;
+	for (size_t i = 0; i < o->tags_len && o->nattrs < BATCH_MAX_ATTRS;) {
+		const char *k = o->tags + i, *v = k + strlen(k) + 1;
+
+		if ((size_t)(v - o->tags) >= o->tags_len)
+			break;
+		o->attrs[o->nattrs++] = (struct export_attr){.key = k, .value = v};
+		i = (size_t)(v - o->tags) + strlen(v) + 1;
+	}
 	/* room for spans: the message less this process's envelope, less the
 	 * list header's growth with the count */
 	process_of(o, &p);
-	thrift_w_init(&w, b->proto, b->scratch, b->max_msg);
-	jaeger__encode_batch(&w, &p, NULL, 0, 0, b->envelope, INT32_MAX, INT64_MAX);
-	o->max_body = b->max_msg - w.len - 8;
+	o->max_body = b->max_msg - b->fmt->overhead(b->fmt, &p, b->scratch, b->max_msg) - 8;
 	o->opened = clock__mono_now();
 	return o;
 }
@@ -139,30 +148,30 @@ void batcher__add(struct batcher *b, const struct span *s)
 {
 	static const size_t limits[] = {SIZE_MAX, 1024, 128, 16};
 	struct open_batch *o = batch_for(b, s);
-	struct thrift_w w;
+	const struct batch_format *f = b->fmt;
+	size_t len;
 	int cut = 0;
 
 	/* most spans go straight into the batch, whole */
-	thrift_w_init(&w, b->proto, o->body + o->len, o->max_body - o->len);
-	jaeger__encode_span(&w, s, SIZE_MAX);
-	if (!w.overflow) {
-		o->len += w.len;
+	len = f->span(f, o->body + o->len, o->max_body - o->len, s, SIZE_MAX, &cut);
+	if (len) {
+		o->len += len;
 		o->n++;
 		return;
 	}
 	/* a span too big for one message loses the ends of long values */
 	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
-		thrift_w_init(&w, b->proto, b->tmp, o->max_body);
-		cut = jaeger__encode_span(&w, s, limits[i]);
-		if (!w.overflow)
+		cut = 0;
+		len = f->span(f, b->tmp, o->max_body, s, limits[i], &cut);
+		if (len)
 			break;
 	}
-	if (w.overflow) {
+	if (!len) {
 		stats__add(export_dropped, 1);
 		return;
 	}
 	stats__add(export_truncated, cut);
-	if (o->len + w.len > o->max_body) {
+	if (o->len + len > o->max_body) {
 		uint32_t pid = o->pid;
 		char service[PROCINFO_SERVICE_MAX];
 		size_t max_body = o->max_body;
@@ -174,8 +183,8 @@ void batcher__add(struct batcher *b, const struct span *s)
 		o->max_body = max_body;
 		o->opened = clock__mono_now();
 	}
-	memcpy(o->body + o->len, b->tmp, w.len);
-	o->len += w.len;
+	memcpy(o->body + o->len, b->tmp, len);
+	o->len += len;
 	o->n++;
 }
 

@@ -5,6 +5,7 @@
 
 #include "span/span.h"
 
+#include <stdint.h>
 #include <string.h>
 
 enum { TAG_T_STRING = 0, TAG_T_BOOL = 2, TAG_T_LONG = 3 };
@@ -367,7 +368,7 @@ int jaeger__encode_span(struct thrift_w *w, const struct span *s, size_t max_val
 	return truncated;
 }
 
-static void encode_batch(struct thrift_w *w, const struct jaeger_process *p, const uint8_t *spans, size_t spans_len,
+static void encode_batch(struct thrift_w *w, const struct export_process *p, const uint8_t *spans, size_t spans_len,
 			 uint32_t nspans, int envelope, int32_t seqid, int64_t seqno, size_t *spans_at)
 {
 	if (envelope) {
@@ -380,12 +381,8 @@ static void encode_batch(struct thrift_w *w, const struct jaeger_process *p, con
 	thrift_struct_begin(w); /* Process */
 	thrift_field_begin(w, T_STRING, 1);
 	thrift_string(w, p->service, strlen(p->service));
-	uint32_t npairs = 0;
-	for (size_t i = 0; i < p->tags_len; i++)
-		npairs += p->tags[i] == 0;
-	npairs /= 2;
 	thrift_field_begin(w, T_LIST, 2);
-	thrift_list_begin(w, T_STRUCT, 6 + npairs);
+	thrift_list_begin(w, T_STRUCT, 6 + p->nattrs);
 	tag_str(w, "hostname", 8, p->hostname, strlen(p->hostname));
 	tag_str(w, "ip", 2, p->ip, strlen(p->ip));
 	tag_long(w, "pid", 3, p->pid);
@@ -393,12 +390,8 @@ static void encode_batch(struct thrift_w *w, const struct jaeger_process *p, con
 	tag_str(w, "jaeger.version", strlen("jaeger.version"), "spantap-" SPANTAP_VERSION,
 		strlen("spantap-" SPANTAP_VERSION));
 	tag_str(w, "spantap.version", strlen("spantap.version"), SPANTAP_VERSION, strlen(SPANTAP_VERSION));
-	for (size_t i = 0, n = 0; n < npairs; n++) {
-		const char *k = p->tags + i, *v = k + strlen(k) + 1;
-
-		tag_str(w, k, strlen(k), v, strlen(v));
-		i = (size_t)(v - p->tags) + strlen(v) + 1;
-	}
+	for (uint32_t i = 0; i < p->nattrs; i++)
+		tag_str(w, p->attrs[i].key, strlen(p->attrs[i].key), p->attrs[i].value, strlen(p->attrs[i].value));
 	thrift_struct_end(w);
 	thrift_field_begin(w, T_LIST, 2);
 	thrift_list_begin(w, T_STRUCT, nspans);
@@ -412,17 +405,60 @@ static void encode_batch(struct thrift_w *w, const struct jaeger_process *p, con
 		thrift_struct_end(w); /* emitBatch_args */
 }
 
-void jaeger__encode_batch(struct thrift_w *w, const struct jaeger_process *p, const uint8_t *spans, size_t spans_len,
+void jaeger__encode_batch(struct thrift_w *w, const struct export_process *p, const uint8_t *spans, size_t spans_len,
 			  uint32_t nspans, int envelope, int32_t seqid, int64_t seqno)
 {
 	encode_batch(w, p, spans, spans_len, nspans, envelope, seqid, seqno, NULL);
 }
 
-size_t jaeger__encode_batch_around(struct thrift_w *w, const struct jaeger_process *p, uint32_t nspans, int envelope,
+size_t jaeger__encode_batch_around(struct thrift_w *w, const struct export_process *p, uint32_t nspans, int envelope,
 				   int32_t seqid, int64_t seqno)
 {
 	size_t at = 0;
 
 	encode_batch(w, p, NULL, 0, nspans, envelope, seqid, seqno, &at);
 	return at;
+}
+
+struct jaeger_format {
+	struct batch_format base;
+	enum thrift_proto proto;
+	int envelope;
+};
+
+static size_t format_span(const struct batch_format *f, uint8_t *buf, size_t cap, const struct span *s,
+			  size_t max_value, int *cut)
+{
+	const struct jaeger_format *jf = (const struct jaeger_format *)f;
+	struct thrift_w w;
+
+	thrift_w_init(&w, jf->proto, buf, cap);
+	*cut = jaeger__encode_span(&w, s, max_value);
+	return w.overflow ? 0 : w.len;
+}
+
+static size_t format_overhead(const struct batch_format *f, const struct export_process *p, uint8_t *scratch,
+			      size_t cap)
+{
+	const struct jaeger_format *jf = (const struct jaeger_format *)f;
+	struct thrift_w w;
+
+	/* the largest sequence numbers: the most bytes they take */
+	thrift_w_init(&w, jf->proto, scratch, cap);
+	jaeger__encode_batch(&w, p, NULL, 0, 0, jf->envelope, INT32_MAX, INT64_MAX);
+	return w.len;
+}
+
+#define JF(proto, envelope)                                     \
+	{                                                       \
+		{format_span, format_overhead}, proto, envelope \
+	}
+static const struct jaeger_format formats[2][2] = {
+	{JF(THRIFT_COMPACT, 0), JF(THRIFT_COMPACT, 1)},
+	{JF(THRIFT_BINARY, 0), JF(THRIFT_BINARY, 1)},
+};
+
+const struct batch_format *jaeger__format(enum thrift_proto proto, int envelope)
+{
+	return &formats[proto == THRIFT_BINARY][!!envelope].base;
 }
