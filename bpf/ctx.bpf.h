@@ -334,14 +334,15 @@ static __always_inline void window_open(struct conn_info *ci, __u32 tid, const s
 }
 
 /* A server request's first bytes (ncap of them in e->data) were read. */
-static __always_inline void server_ctx(struct event_buf *e, struct conn_info *ci, __u32 ncap, __u32 tid, __u64 now)
+static __always_inline void server_ctx(struct event_buf *e, struct conn_info *ci, __u32 ncap, __u32 tid, __u64 now,
+				       bool scan)
 {
 	struct st_trace_ctx *c = &e->h.ctx;
 	struct tcp_opt *o = NULL;
 
 	if (ci->sk)
 		o = bpf_map_lookup_elem(&opt_in, &ci->sk);
-	if (ci->proto == ST_PROTO_HTTP1 && header_ctx(e->data, ncap, c)) {
+	if (scan && ci->proto == ST_PROTO_HTTP1 && header_ctx(e->data, ncap, c)) {
 		count(ST_C_CTX_HEADER, 1);
 	} else if (o) {
 		__u64 span;
@@ -389,12 +390,16 @@ static __always_inline void client_ctx(struct conn_info *ci, __u32 tid, __u64 no
 
 /* e (header filled, ncap bytes in e->data) starts a message on ci: the
  * context of the request it starts goes with it; a response start ends
- * its request's window. */
-static __noinline void start_ctx(struct event_buf *e, struct conn_info *ci, __u32 ncap, __u32 tid, __u64 now)
+ * its request's window. scan: a constant, false in the programs that never
+ * read a request head (writes, recvmmsg), which the verifier then walks
+ * without the header scan: loading stays fast. */
+static __noinline void start_ctx(struct event_buf *e, struct conn_info *ci, __u32 ncap, __u32 tid, bool scan)
 {
+	__u64 now = e->h.ts_exit;
+
 	if (ci->role == ST_ROLE_SERVER) {
 		if (e->h.dir == ST_DIR_INGRESS) {
-			server_ctx(e, ci, ncap, tid, now);
+			server_ctx(e, ci, ncap, tid, now, scan);
 			e->h.flags |= ST_F_CTX;
 		} else {
 			window_close(ci);

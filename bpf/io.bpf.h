@@ -193,7 +193,7 @@ static __always_inline int emit(struct task_struct *t, struct conn_info *ci, str
 			/* the kept start goes first, as its own event */
 			fill_hdr(e, t, ci, a, id, npre, npre, ci->pre_ts, ci->pre_ts, ST_F_START);
 			__builtin_memcpy(e->data, ci->pre, 8);
-			start_ctx(e, ci, 0, (__u32)id, now); /* too short for a header */
+			start_ctx(e, ci, 0, (__u32)id, false); /* too short for a header */
 			dispatch(e, ci, npre, (__u32)id);
 			ci->npre = 0;
 			start = false;
@@ -335,7 +335,7 @@ static __always_inline int on_exit(void *ctx, long ret, __u8 kind, __u8 dir)
 		if (!e)
 			return 0;
 		ncap = *(volatile __u32 *)&e->h.cap_len;
-		start_ctx(e, ci, ncap, (__u32)id, now);
+		start_ctx(e, ci, ncap, (__u32)id, dir == ST_DIR_INGRESS && kind != IO_MMSG);
 		dispatch(e, ci, ncap & 0x7fff, (__u32)id);
 	}
 	return 0;
