@@ -22,15 +22,6 @@ def have_engines():
     return all(shutil.which(b) for b in ("dockerd", "containerd", "ctr", "runc")) and os.path.exists(DOCKER)
 
 
-def cgroup2_mount():
-    with open("/proc/mounts") as f:
-        for line in f:
-            dev, path, fstype = line.split()[:3]
-            if fstype == "cgroup2":
-                return path
-    return None
-
-
 def docker(*args, check=True, timeout=30):
     return subprocess.run([DOCKER, *args], check=check, capture_output=True, text=True, timeout=timeout)
 

@@ -8,15 +8,14 @@ import time
 import pytest
 
 from conftest import APPS, PY, SPANTAP, free_port, run, wait_port
+from conftest import cgroup2_mount as conftest_cgroup2_mount
 
 
 def cgroup2_mount():
-    with open("/proc/mounts") as f:
-        for line in f:
-            dev, path, fstype = line.split()[:3]
-            if fstype == "cgroup2":
-                return path
-    pytest.skip("no cgroup2 mount")
+    path = conftest_cgroup2_mount()
+    if not path:
+        pytest.skip("no cgroup2 mount")
+    return path
 
 
 @pytest.fixture

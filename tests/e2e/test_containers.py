@@ -9,11 +9,11 @@ import uuid
 
 import pytest
 
-from conftest import APPS, PY, ROOT, free_port, run, wait_port
+from conftest import APPS, PY, ROOT, cgroup2_mount, free_port, run, wait_port
 import engines
 from jaeger_rx import UdpAgent
 
-pytestmark = pytest.mark.skipif(not engines.have_engines() or not engines.cgroup2_mount(),
+pytestmark = pytest.mark.skipif(not engines.have_engines() or not cgroup2_mount(),
                                 reason="needs docker.io and containerd (scripts/install-deps.sh) and cgroup2")
 
 APP = os.path.join(APPS, "httpapp.py")

@@ -16,21 +16,12 @@ import time
 
 import pytest
 
-from conftest import APPS, PY, free_port
+from conftest import APPS, PY, cgroup2_mount, free_port
 from jaeger_rx import UdpAgent
 from test_traces import TRACEPARENT, ZERO, Decoded, expected_job, tree
 
 CLUSTER_IP = "10.96.0.10"
 NET = "10.231.7."
-
-
-def cgroup2_root():
-    with open("/proc/mounts") as f:
-        for line in f:
-            dev, path, fstype = line.split()[:3]
-            if fstype == "cgroup2":
-                return path
-    return None
 
 
 def sh(*argv, check=True):
@@ -44,7 +35,7 @@ class Node:
     def __init__(self, name, addr):
         self.ns = name
         self.addr = addr
-        self.cg = os.path.join(cgroup2_root(), name)
+        self.cg = os.path.join(cgroup2_mount(), name)
         self.procs = []
         os.mkdir(self.cg)
         sh("ip", "netns", "add", self.ns)
@@ -103,7 +94,7 @@ class Node:
 
 @pytest.fixture
 def nodes():
-    if not cgroup2_root() or not shutil.which("iptables"):
+    if not cgroup2_mount() or not shutil.which("iptables"):
         pytest.fail("needs a cgroup2 mount and iptables (scripts/install-deps.sh)")
     tag = "%d" % (os.getpid() % 100000)
     made = []
