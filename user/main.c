@@ -10,6 +10,7 @@
 #include "conn/conn.h"
 #include "emit/sink.h"
 #include "export/export.h"
+#include "export/observe.h"
 #include "ingest/loader.h"
 #include "ingest/record.h"
 #include "proto/sessions.h"
@@ -45,6 +46,7 @@ static void on_signal(int sig)
 
 static const char usage[] =
 	"Usage: spantap [OPTIONS]\n"
+	"       spantap top [OPTIONS]   the live view (as --top)\n"
 	"Trace every HTTP/1.x and Redis request on this host, without code changes,\n"
 	"and print them as spans (needs root).\n"
 	"\n"
@@ -63,6 +65,14 @@ static const char usage[] =
 	"      --compress gzip|none  compress collector requests (default none)\n"
 	"      --print             print spans too when exporting (printing is the default otherwise)\n"
 	"  -d, --duration SEC      stop after SEC seconds\n"
+	"      --summary           print the latency profile at exit (and on SIGUSR1) instead of spans;\n"
+	"                          on by default, after the spans, for a run with -d on a terminal\n"
+	"      --no-summary        not even then\n"
+	"      --top               the live view: busiest and slowest operations of the last 10 s\n"
+	"      --sort rate|errors|p50|p99|name\n"
+	"                          the live view's order (default rate; keys r e 5 9 n switch it)\n"
+	"      --metrics-listen ADDR:PORT\n"
+	"                          serve Prometheus metrics on http://ADDR:PORT/metrics\n"
 	"      --stats             print counters every 5 s (they are always printed on exit)\n"
 	"      --max-conns N, --max-pending N, --max-held N\n"
 	"                          the same as --limit conns=N, pending=N, held=N\n"
@@ -90,6 +100,8 @@ struct config {
 	int gzip;
 	int print;
 	struct sampler_config sample;
+	int summary; /* -1 off, 0 default, 1 on */
+	struct observe_opts obs;
 };
 
 static int parse_num(const char *flag, const char *s, long min, long max, long *out)
@@ -123,6 +135,11 @@ enum {
 	OPT_LIMIT,
 	OPT_SAMPLE,
 	OPT_MAX_TPS,
+	OPT_SUMMARY,
+	OPT_NO_SUMMARY,
+	OPT_TOP,
+	OPT_SORT,
+	OPT_METRICS,
 };
 
 /* Every table's bound, by name: --limit NAME=N. */
@@ -144,6 +161,7 @@ enum {
 	L_THREADS,
 	L_PUSHES,
 	L_PROCESSES,
+	L_SERIES,
 	L_NLIMITS,
 };
 
@@ -160,6 +178,7 @@ static const struct limit limits_tab[L_NLIMITS] = {
 	[L_THREADS] = {"threads", 16384, 16, 1u << 22, "threads serving a request at once (nesting)"},
 	[L_PUSHES] = {"pushes", 16384, 64, 1u << 22, "list pushes remembered for the queue hop"},
 	[L_PROCESSES] = {"processes", 4096, 16, 1u << 22, "process names cached"},
+	[L_SERIES] = {"series", 1024, 8, 1u << 20, "latency series (profile, live view, metrics), 9 KiB each"},
 };
 
 static void limits_help(FILE *f)
@@ -192,6 +211,11 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 		{"print", no_argument, NULL, OPT_PRINT},
 		{"jaeger-collector", required_argument, NULL, OPT_COLLECTOR},
 		{"compress", required_argument, NULL, OPT_COMPRESS},
+		{"summary", no_argument, NULL, OPT_SUMMARY},
+		{"no-summary", no_argument, NULL, OPT_NO_SUMMARY},
+		{"top", no_argument, NULL, OPT_TOP},
+		{"sort", required_argument, NULL, OPT_SORT},
+		{"metrics-listen", required_argument, NULL, OPT_METRICS},
 		{"verbose", no_argument, NULL, 'v'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"version", no_argument, NULL, 'V'},
@@ -347,6 +371,27 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 				return -EINVAL;
 			}
 			break;
+		case OPT_SUMMARY:
+			cfg->summary = 1;
+			break;
+		case OPT_NO_SUMMARY:
+			cfg->summary = -1;
+			break;
+		case OPT_TOP:
+			cfg->obs.top = 1;
+			break;
+		case OPT_SORT:
+			if (top__parse_sort(optarg, &cfg->obs.sort)) {
+				fprintf(stderr,
+					"spantap: invalid value '%s' for --sort: expected rate, errors, p50, p99 or "
+					"name\n",
+					optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_METRICS:
+			cfg->obs.metrics_listen = optarg;
+			break;
 		case 'v':
 			log_level = LOG_DEBUG;
 			break;
@@ -410,6 +455,8 @@ static int setup_sinks(struct config *cfg)
 			return -EINVAL;
 		exporters++;
 	}
+	if (cfg->summary == 1 || cfg->obs.top || cfg->obs.metrics_listen)
+		exporters++; /* outputs of their own: spans printed only with --print */
 	if (!exporters || cfg->print) {
 		s = sink_print__new(stdout, cfg->json);
 		if (!s || sink__add(s)) {
@@ -454,8 +501,18 @@ int main(int argc, char **argv)
 	uint64_t start, last_tick, last_stats, last_sync;
 	int err;
 
+	if (argc > 1 && strcmp(argv[1], "top") == 0) {
+		cfg.obs.top = 1;
+		argv[1] = argv[0];
+		argv++;
+		argc--;
+	}
 	if (parse_args(argc, argv, &cfg))
 		return 2;
+	/* the profile at exit: asked for, or a bounded run on a terminal */
+	cfg.obs.summary = cfg.summary == 1 || (cfg.summary == 0 && cfg.duration && !cfg.obs.top && isatty(1));
+	cfg.obs.json = cfg.json;
+	cfg.obs.refresh = update_kernel_stats;
 	for (int i = 0; i < L_NLIMITS; i++)
 		if (!lim_val[i])
 			lim_val[i] = limits_tab[i].def;
@@ -478,6 +535,9 @@ int main(int argc, char **argv)
 	link__init();
 	sessions__register();
 	if (setup_sinks(&cfg))
+		return 2;
+	cfg.obs.max_series = lim_val[L_SERIES];
+	if (observe__setup(&cfg.obs))
 		return 2;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
@@ -523,6 +583,8 @@ int main(int argc, char **argv)
 		}
 		if (cfg.duration && now - start >= (uint64_t)cfg.duration * 1000000000ULL)
 			break;
+		if (observe__tick(now))
+			break;
 		sink__flush_all();
 	}
 	/* what the kernel already sent still counts */
@@ -532,6 +594,7 @@ int main(int argc, char **argv)
 cleanup:
 	alias__flush();
 	update_kernel_stats();
+	observe__finish();
 	sink__destroy_all();
 	if (ldr && log_level >= LOG_INFO) {
 		fprintf(stderr, "spantap: counters at exit (%u connections open)\n", conn_table__count());
