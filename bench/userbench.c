@@ -11,7 +11,12 @@
  * `valgrind --tool=callgrind` instructions per span repeat exactly, and
  * --digest prints a hash of every datagram's bytes: an optimization that
  * changes no span leaves it unchanged (the datagrams carry spantap's
- * version: make bench-user-digest builds with a fixed one). It fails when spans go missing. */
+ * version: make bench-user-digest builds with a fixed one). It fails when spans go missing.
+ *
+ * --profile adds the latency profile sink, with the live view's windows
+ * (the most it does per span), and builds the Prometheus exposition once
+ * per second of the stream's time, as a scrape would: make
+ * bench-user-profile compares instructions per span with and without. */
 #include "ingest/record.h"
 #include "trace/alias.h"
 #include "conn/conn.h"
@@ -21,6 +26,8 @@
 #include "base/procinfo.h"
 #include "trace/queuehop.h"
 #include "emit/sink.h"
+#include "emit/profile.h"
+#include "export/metrics.h"
 #include "span/span.h"
 #include "base/clock.h"
 #include "base/ids.h"
@@ -345,7 +352,8 @@ static void on_record(const uint8_t *p, size_t size)
 
 #define POLL_BATCH 128 /* records per ring_buffer__poll under load */
 
-static uint64_t last_tick;
+static uint64_t last_tick, last_expose;
+static int profile_mode;
 
 static void poll_done(uint64_t watermark)
 {
@@ -357,6 +365,12 @@ static void poll_done(uint64_t watermark)
 	}
 	sink__flush_all();
 	drain();
+	if (profile_mode && watermark - last_expose >= 1000000000ULL) {
+		struct mbuf m = {0};
+		metrics__expose(&m);
+		mbuf__free(&m);
+		last_expose = watermark;
+	}
 }
 
 /* one pass over the stream, its timestamps shifted to start at base */
@@ -484,12 +498,14 @@ int main(int argc, char **argv)
 			proto = THRIFT_BINARY;
 		else if (strcmp(argv[i], "--digest") == 0)
 			digest_mode = 1;
+		else if (strcmp(argv[i], "--profile") == 0)
+			profile_mode = 1;
 		else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
 			only = argv[++i];
 		else {
 			fprintf(stderr,
 				"usage: userbench [--spans N (per scenario, default 200000)] [--binary] [--digest] "
-				"[--only NAME]\n");
+				"[--only NAME] [--profile]\n");
 			return 2;
 		}
 	}
@@ -515,6 +531,11 @@ int main(int argc, char **argv)
 	agent = sink_jaeger_agent__new("127.0.0.1", port, proto);
 	if (!agent || sink__add(agent))
 		return 1;
+	if (profile_mode) {
+		struct sink *p = profile__new(PROFILE_DEFAULT_SERIES, 1);
+		if (!p || sink__add(p))
+			return 1;
+	}
 
 	for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
 		if (only && strcmp(only, scenarios[i].name))

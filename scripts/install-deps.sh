@@ -13,6 +13,8 @@ pkgs=(
 	libclang-rt-14-dev
 	# benchmark: the floor reference
 	bpftrace
+	# the profile's tests: the live view in a terminal, a real Prometheus scraping spantap
+	tmux prometheus
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -32,7 +32,7 @@ static int seg_is_id(const char *s, size_t n)
 			digits++;
 		if (ishex(c))
 			hex++;
-		if (c == '@' || c == '%' || c == '=')
+		if (c == '@' || c == '%' || c == '=' || c <= ' ' || c >= 0x7f)
 			odd++;
 	}
 	if (digits == n || is_uuid(s, n))

@@ -19,7 +19,8 @@
  *   - hex of 8 or more characters with a digit in it (hashes, object ids),
  *   - anything with 4 or more digits (dates, user_1234, 2024-01-01),
  *   - 24 characters or longer with a digit in it (tokens),
- *   - anything with '@', '%' or '=' in it (e-mail addresses, encoded values);
+ *   - anything with '@', '%' or '=' in it (e-mail addresses, encoded values),
+ *     or a byte that is not printable ASCII;
  * v1, oauth2, sha256, index.html stay as they are. A route that does not
  * fit ends in "/{...}". The empty path is "/"; "*" (OPTIONS) stays "*". */
 size_t route__collapse(char *out, size_t outlen, const char *path, size_t len);
