@@ -166,12 +166,13 @@ bench-user: $(OUT)/bench/userbench
 bench-user-callgrind: $(OUT)/bench/userbench
 	$(Q)bench/userbench-callgrind.sh $(OUT)/bench/userbench
 
-# what the latency profile (with the live view's windows) and a Prometheus
-# exposition a second add per span: instructions, with and without
+# what the latency profile and a Prometheus exposition a second add per
+# span: instructions with and without, then CPU time, off and on in turn
 bench-user-profile: $(OUT)/bench/userbench
 	$(Q)bench/userbench-callgrind.sh $(OUT)/bench/userbench > $(OUT)/bench/cg-base.txt
 	$(Q)USERBENCH_ARGS=--profile bench/userbench-callgrind.sh $(OUT)/bench/userbench > $(OUT)/bench/cg-profile.txt
 	$(Q)join $(OUT)/bench/cg-base.txt $(OUT)/bench/cg-profile.txt | awk '{ printf "%-15s %6.0f -> %6.0f instructions/span  %+5.1f%%\n", $$1, $$4, $$8, 100 * ($$8 / $$4 - 1) }'
+	$(Q)$(OUT)/bench/userbench --ab 7 --spans 100000
 
 # a hash of every datagram's bytes, compact and binary, built with a fixed
 # version string (it is in every datagram): equal before and after a change

@@ -65,7 +65,7 @@ static const char usage[] =
 	"      --compress gzip|none  compress collector requests (default none)\n"
 	"      --print             print spans too when exporting (printing is the default otherwise)\n"
 	"  -d, --duration SEC      stop after SEC seconds\n"
-	"      --summary           print the latency profile at exit (and on SIGUSR1) instead of spans;\n"
+	"      --summary           keep a latency profile, printed at exit and on SIGUSR1, instead of spans;\n"
 	"                          on by default, after the spans, for a run with -d on a terminal\n"
 	"      --no-summary        not even then\n"
 	"      --top               the live view: busiest and slowest operations of the last 10 s\n"
@@ -178,7 +178,8 @@ static const struct limit limits_tab[L_NLIMITS] = {
 	[L_THREADS] = {"threads", 16384, 16, 1u << 22, "threads serving a request at once (nesting)"},
 	[L_PUSHES] = {"pushes", 16384, 64, 1u << 22, "list pushes remembered for the queue hop"},
 	[L_PROCESSES] = {"processes", 4096, 16, 1u << 22, "process names cached"},
-	[L_SERIES] = {"series", 1024, 8, 1u << 20, "latency series (profile, live view, metrics), 9 KiB each"},
+	[L_SERIES] = {"series", 1024, 8, 1u << 20,
+		      "latency series (profile, metrics; 9 KiB each, 32 with the live view)"},
 };
 
 static void limits_help(FILE *f)

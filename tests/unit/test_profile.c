@@ -1,5 +1,6 @@
 /* Unit tests of the latency histograms, route collapsing, the profile sink
  * and the metrics endpoint's request handling. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "base/hist.h"
 #include "base/stats.h"
@@ -152,9 +157,13 @@ static void http_span(const char *svc, int kind, const char *method, const char 
 	sp.end_ns = sp.start_ns + dur;
 	span__tag_int(&sp, "server.port", 8080);
 	sp.nbegin = sp.ntags;
+	SPAN_MARK(&sp, op);
 	span__tag_str(&sp, "http.request.method", method, strlen(method));
+	SPAN_MARK(&sp, path);
 	span__tag_str(&sp, "url.path", path, strlen(path));
+	SPAN_MARK(&sp, peer);
 	span__tag_cstr(&sp, "server.address", "api.local");
+	SPAN_MARK(&sp, status);
 	span__tag_int(&sp, "http.response.status_code", status);
 	if (err)
 		span__error(&sp, "500", 3);
@@ -171,8 +180,11 @@ static void redis_span(const char *cmd, uint64_t dur)
 	span__tag_int(&sp, "server.port", 6379);
 	sp.nbegin = sp.ntags;
 	span__tag_cstr(&sp, "db.system.name", "redis");
+	SPAN_MARK(&sp, op);
 	span__tag_str(&sp, "db.operation.name", cmd, strlen(cmd));
+	SPAN_MARK(&sp, ns);
 	span__tag_cstr(&sp, "db.namespace", "0");
+	SPAN_MARK(&sp, peer);
 	span__tag_cstr(&sp, "server.address", "10.0.0.5");
 	span__finish(&sp);
 }
@@ -197,6 +209,13 @@ static void test_profile_sink(void **state)
 		s->emit(s, &sp);
 	}
 	redis_span("GET", 50000);
+	s->emit(s, &sp);
+	assert_int_equal(profile__nseries(), 3);
+	/* marks that do not point at the tag they name count nothing */
+	http_span("api", SPAN_KIND_SERVER, "GET", "/x", 200, 1000, 0);
+	sp.mark.op = sp.mark.path;
+	s->emit(s, &sp);
+	sp.mark.op = (uint8_t)(sp.ntags + 1);
 	s->emit(s, &sp);
 	assert_int_equal(profile__nseries(), 3);
 	n = profile__rows(rows, 16, 0, sp.end_ns + 1000000000ULL);
@@ -292,6 +311,118 @@ static void test_metrics_requests(void **state)
 	mbuf__free(&m);
 }
 
+/* the server itself on loopback: a request in pieces, keep-alive, a
+ * client that does not read, one that goes away, more clients than slots */
+static int connect_to(int port)
+{
+	struct sockaddr_in a = {
+		.sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	return fd;
+}
+
+static uint64_t now_ns = 1000000000ULL;
+
+static void pump(void)
+{
+	now_ns += 20000000ULL;
+	metrics__poll(now_ns);
+}
+
+static size_t read_response(int fd, char *buf, size_t cap)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < 200; i++) {
+		pump();
+		ssize_t r = recv(fd, buf + n, cap - 1 - n, MSG_DONTWAIT);
+		if (r > 0)
+			n += (size_t)r;
+		buf[n] = 0;
+		char *body = strstr(buf, "\r\n\r\n");
+		const char *cl = strstr(buf, "Content-Length: ");
+		if (body && cl && n >= (size_t)(body + 4 - buf) + strtoul(cl + 16, NULL, 10))
+			break;
+		if (r == 0)
+			break;
+	}
+	return n;
+}
+
+static void test_metrics_server(void **state)
+{
+	static char buf[1 << 20];
+	const char *req = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+	int fds[METRICS_MAX_CONNS + 2];
+
+	(void)state;
+	assert_int_equal(metrics__listen("127.0.0.1:0"), 0);
+	int port = metrics__port();
+	assert_true(port > 0);
+	int fd = connect_to(port);
+	/* a request in two pieces, then a second one on the same connection */
+	assert_true(send(fd, req, 10, 0) == 10);
+	pump();
+	assert_true(send(fd, req + 10, strlen(req) - 10, 0) == (ssize_t)(strlen(req) - 10));
+	size_t n = read_response(fd, buf, sizeof(buf));
+	assert_true(n > 0 && strncmp(buf, "HTTP/1.1 200 OK", 15) == 0);
+	assert_non_null(strstr(buf, "spantap_spans_total"));
+	assert_true(send(fd, "GET / HTTP/1.1\r\nConnection: close\r\n\r\n", 39, 0) == 39);
+	n = read_response(fd, buf, sizeof(buf));
+	assert_true(strncmp(buf, "HTTP/1.1 200 OK", 15) == 0 && strstr(buf, "metrics at /metrics"));
+	pump();
+	assert_int_equal(recv(fd, buf, sizeof(buf), MSG_DONTWAIT), 0); /* closed after it */
+	close(fd);
+	/* more clients than slots: the extra ones are closed, the others served */
+	for (int i = 0; i < METRICS_MAX_CONNS + 2; i++)
+		fds[i] = connect_to(port);
+	pump();
+	for (int i = 0; i < METRICS_MAX_CONNS + 2; i++) {
+		if (i < METRICS_MAX_CONNS) {
+			assert_true(send(fds[i], req, strlen(req), MSG_NOSIGNAL) == (ssize_t)strlen(req));
+			n = read_response(fds[i], buf, sizeof(buf));
+			assert_true(strncmp(buf, "HTTP/1.1 200 OK", 15) == 0);
+		} else {
+			send(fds[i], req, strlen(req), MSG_NOSIGNAL);
+			n = read_response(fds[i], buf, sizeof(buf));
+			assert_int_equal(n, 0);
+		}
+		close(fds[i]);
+	}
+	/* a client that never reads cannot hold the loop: poll returns */
+	fd = connect_to(port);
+	int small = 4096;
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	for (int i = 0; i < 50; i++)
+		send(fd, req, strlen(req), MSG_NOSIGNAL | MSG_DONTWAIT);
+	for (int i = 0; i < 50; i++)
+		pump();
+	/* idle past 30 s: closed */
+	now_ns += 31000000000ULL;
+	pump();
+	pump();
+	ssize_t r;
+	while ((r = recv(fd, buf, sizeof(buf), 0)) > 0)
+		;
+	/* an end, or a reset: spantap closed with requests unread */
+	assert_true(r == 0 || errno == ECONNRESET);
+	close(fd);
+	/* a client that says nothing: closed after 30 s too */
+	fd = connect_to(port);
+	pump();
+	now_ns += 29000000000ULL;
+	pump();
+	assert_int_equal(recv(fd, buf, sizeof(buf), MSG_DONTWAIT), -1);
+	now_ns += 2000000000ULL;
+	pump();
+	assert_int_equal(recv(fd, buf, sizeof(buf), 0), 0);
+	close(fd);
+	metrics__close();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -300,6 +431,7 @@ int main(void)
 		cmocka_unit_test(test_route),
 		cmocka_unit_test(test_profile_sink),
 		cmocka_unit_test(test_metrics_requests),
+		cmocka_unit_test(test_metrics_server),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -51,12 +51,26 @@ uint64_t hist__quantile(const struct hist *h, double q)
 	return h->max_ns;
 }
 
+void hist__count_le_many(const struct hist *h, const uint64_t *le, uint32_t n, uint64_t *out)
+{
+	uint64_t seen = 0;
+	uint32_t k = 0;
+
+	for (uint32_t i = 0; i < HIST_BUCKETS && k < n; i++) {
+		uint64_t m = mid(i);
+		/* the bounds this bucket's midpoint passes have all before it */
+		while (k < n && le[k] < m)
+			out[k++] = seen;
+		seen += h->b[i];
+	}
+	while (k < n)
+		out[k++] = seen;
+}
+
 uint64_t hist__count_le(const struct hist *h, uint64_t le_ns)
 {
-	uint64_t n = 0;
+	uint64_t n;
 
-	for (uint32_t i = 0; i < HIST_BUCKETS && hist__lower(i) <= le_ns; i++)
-		if (mid(i) <= le_ns)
-			n += h->b[i];
+	hist__count_le_many(h, &le_ns, 1, &n);
 	return n;
 }

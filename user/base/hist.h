@@ -80,5 +80,7 @@ uint64_t hist__quantile(const struct hist *h, double q);
 /* How many values are at most le_ns, counting a bucket that straddles
  * le_ns by where its midpoint falls (Prometheus buckets). */
 uint64_t hist__count_le(const struct hist *h, uint64_t le_ns);
+/* The same for n ascending bounds at once, in one pass: out[i] for le[i]. */
+void hist__count_le_many(const struct hist *h, const uint64_t *le, uint32_t n, uint64_t *out);
 
 #endif

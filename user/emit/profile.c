@@ -47,46 +47,136 @@ static void put(char *dst, size_t cap, const char *v, size_t n)
 
 #define KEYIS(t, lit) ((t)->klen == sizeof(lit) - 1 && memcmp((t)->key, lit, sizeof(lit) - 1) == 0)
 
-/* the key of a span, in one pass over its tags; 0 when it is neither
- * HTTP nor Redis */
-static int key_of(const struct span *sp, struct prof_key *k)
-{
-	const struct span_tag *path = NULL;
+/* what a span's series depends on, as slices into the span */
+struct raw {
+	const struct span_tag *method, *path, *op, *ns, *error, *peer;
+	int status, port;
+};
 
+/* the tag a mark points at, when it is there and has the key expected */
+static const struct span_tag *marked(const struct span *sp, uint8_t m, const char *key, size_t klen)
+{
+	const struct span_tag *t;
+
+	if (!m || m > sp->ntags)
+		return NULL;
+	/* a mark is set just before its tag is added, and a tag that did not
+	 * fit leaves it past ntags: the key's length is check enough */
+	(void)key;
+	t = &sp->tags[m - 1];
+	return t->klen == klen ? t : NULL;
+}
+
+#define MARKED(sp, f, lit) marked(sp, (sp)->mark.f, lit, sizeof(lit) - 1)
+
+/* the tags the protocols marked (span.h); 0 when the span is neither HTTP
+ * nor Redis */
+static int raw_of(const struct span *sp, struct raw *r)
+{
+	const struct span_tag *t;
+
+	r->method = r->op = r->path = r->ns = r->error = r->peer = NULL;
+	r->status = r->port = 0;
+	t = MARKED(sp, op, "http.request.method");
+	if (t && t->type == TAG_STR) {
+		r->method = t;
+		r->path = MARKED(sp, path, "url.path");
+		if ((t = MARKED(sp, status, "http.response.status_code")) && t->type == TAG_INT)
+			r->status = (int)t->i;
+	} else if ((t = MARKED(sp, op, "db.operation.name")) && t->type == TAG_STR) {
+		r->op = t;
+		r->ns = MARKED(sp, ns, "db.namespace");
+	} else {
+		return 0;
+	}
+	r->error = MARKED(sp, error, "error.type");
+	if (sp->kind == SPAN_KIND_CLIENT) {
+		r->peer = MARKED(sp, peer, "server.address");
+		/* span__begin puts server.port last for a client */
+		t = sp->nbegin ? &sp->tags[sp->nbegin - 1] : NULL;
+		if (t && !KEYIS(t, "server.port")) {
+			t = NULL;
+			for (uint32_t i = 0; i < sp->nbegin; i++)
+				if (KEYIS(&sp->tags[i], "server.port"))
+					t = &sp->tags[i];
+		}
+		if (t && t->type == TAG_INT)
+			r->port = (int)t->i;
+	}
+	return 1;
+}
+
+/* fp__add without its byte loop: short values (most here) in at most two
+ * loads, 1 to 3 bytes as wyhash reads them */
+static inline uint64_t add_bytes(uint64_t h, const uint8_t *b, size_t n)
+{
+	uint64_t w = 0;
+	uint32_t lo, hi;
+
+	for (; n > 8; n -= 8, b += 8) {
+		__builtin_memcpy(&w, b, 8);
+		h = fp__mix(h, w);
+	}
+	if (n >= 4) {
+		__builtin_memcpy(&lo, b, 4);
+		__builtin_memcpy(&hi, b + n - 4, 4);
+		w = (uint64_t)hi << 32 | lo;
+	} else if (n) {
+		w = (uint64_t)b[0] << 16 | (uint64_t)b[n >> 1] << 8 | b[n - 1];
+	} else {
+		w = 0;
+	}
+	return fp__mix(h, w ^ (uint64_t)n << 56);
+}
+
+static inline __attribute__((always_inline)) uint64_t add_tag(uint64_t h, const struct span_tag *t)
+{
+	return t && t->type == TAG_STR ? add_bytes(h, (const uint8_t *)t->s, t->slen) : fp__mix(h, 0x5a);
+}
+
+/* a fingerprint of the raw inputs: equal for spans of one series before
+ * their route is even collapsed */
+static uint64_t raw_fp(const struct span *sp, const struct raw *r)
+{
+	/* the service by its process and the address of its cached name: a
+	 * hit checks the name itself (a pid reused by another program) */
+	uint64_t h = fp__mix(FP_INIT, (uint64_t)sp->kind | (uint64_t)(uint16_t)r->status << 8 |
+					      (uint64_t)(uint16_t)r->port << 24 | (uint64_t)sp->pid << 32);
+
+	h = fp__mix(h, (uint64_t)(uintptr_t)sp->service);
+	h = add_tag(h, r->method);
+	h = add_tag(h, r->path);
+	h = add_tag(h, r->op);
+	h = add_tag(h, r->ns);
+	h = add_tag(h, r->error);
+	return add_tag(h, r->peer);
+}
+
+static void put_tag(char *dst, size_t cap, const struct span_tag *t)
+{
+	if (t && t->type == TAG_STR)
+		put(dst, cap, t->s, t->slen);
+}
+
+static void key_of(const struct span *sp, const struct raw *r, struct prof_key *k)
+{
 	memset(k, 0, sizeof(*k));
 	k->kind = sp->kind;
 	put(k->service, sizeof(k->service), sp->service, strlen(sp->service));
-	for (uint32_t i = sp->nbegin; i < sp->ntags; i++) {
-		const struct span_tag *t = &sp->tags[i];
-		if (t->type == TAG_STR) {
-			if (KEYIS(t, "http.request.method")) {
-				k->proto = PROF_HTTP;
-				put(k->method, sizeof(k->method), t->s, t->slen);
-			} else if (KEYIS(t, "url.path")) {
-				path = t;
-			} else if (KEYIS(t, "db.operation.name")) {
-				k->proto = PROF_REDIS;
-				put(k->method, sizeof(k->method), t->s, t->slen);
-			} else if (KEYIS(t, "db.namespace")) {
-				put(k->route, sizeof(k->route), t->s, t->slen);
-			} else if (KEYIS(t, "error.type") && !k->error[0]) {
-				put(k->error, sizeof(k->error), t->s, t->slen);
-			} else if (KEYIS(t, "server.address") && sp->kind == SPAN_KIND_CLIENT) {
-				put(k->peer, sizeof(k->peer), t->s, t->slen);
-			}
-		} else if (t->type == TAG_INT && KEYIS(t, "http.response.status_code")) {
-			k->status = (uint16_t)t->i;
-		}
+	if (r->method && r->method->type == TAG_STR) {
+		k->proto = PROF_HTTP;
+		put_tag(k->method, sizeof(k->method), r->method);
+		if (r->path && r->path->type == TAG_STR)
+			route__collapse(k->route, sizeof(k->route), r->path->s, r->path->slen);
+		k->status = (uint16_t)r->status;
+	} else {
+		k->proto = PROF_REDIS;
+		put_tag(k->method, sizeof(k->method), r->op);
+		put_tag(k->route, sizeof(k->route), r->ns);
 	}
-	if (!k->proto)
-		return 0;
-	if (sp->kind == SPAN_KIND_CLIENT)
-		for (uint32_t i = 0; i < sp->nbegin; i++)
-			if (sp->tags[i].type == TAG_INT && KEYIS(&sp->tags[i], "server.port"))
-				k->port = (uint16_t)sp->tags[i].i;
-	if (k->proto == PROF_HTTP && path)
-		route__collapse(k->route, sizeof(k->route), path->s, path->slen);
-	return 1;
+	put_tag(k->error, sizeof(k->error), r->error);
+	put_tag(k->peer, sizeof(k->peer), r->peer);
+	k->port = (uint16_t)r->port;
 }
 
 static uint64_t key_hash(const struct prof_key *k)
@@ -154,15 +244,38 @@ static struct prof_series *lookup(const struct prof_key *k)
 	return s;
 }
 
+/* The series of recent raw fingerprints, direct-mapped: a hit skips the
+ * route, the key and its comparison. The fingerprint is 64 bits of the
+ * raw fields; a collision would count a span in another series. */
+#define MEMO_SIZE 4096
+static struct memo {
+	uint64_t fp;
+	struct prof_series *s;
+} memo[MEMO_SIZE];
+
 static void profile_emit(struct sink *base, const struct span *sp)
 {
 	struct prof_key k;
 	struct prof_series *s;
+	struct raw r;
 	uint64_t d = sp->end_ns - sp->start_ns;
 
 	(void)base;
-	if (!key_of(sp, &k) || !(s = lookup(&k)))
+	if (!raw_of(sp, &r))
 		return;
+	uint64_t fp = raw_fp(sp, &r);
+	struct memo *m = &memo[fp & (MEMO_SIZE - 1)];
+	if (m->s && m->fp == fp && strcmp(m->s->k.service, sp->service) == 0) {
+		s = m->s;
+		if (s->k.overflow)
+			stats.profile_overflow++;
+	} else {
+		key_of(sp, &r, &k);
+		if (!(s = lookup(&k)))
+			return;
+		m->fp = fp;
+		m->s = s;
+	}
 	hist__add(&s->h, d);
 	s->errors += sp->error;
 	if (s->slots) {
@@ -188,6 +301,7 @@ static void profile_destroy(struct sink *base)
 	series = NULL;
 	idx = NULL;
 	nseries = 0;
+	memset(memo, 0, sizeof(memo));
 	memset(overflow, 0, sizeof(overflow));
 	free(base);
 }

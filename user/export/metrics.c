@@ -53,14 +53,21 @@ void mbuf__printf(struct mbuf *b, const char *fmt, ...)
 	va_list ap;
 	int n;
 
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0 || mbuf_reserve(b, (size_t)n))
+	/* into the room there is; a second time only when it did not fit */
+	if (mbuf_reserve(b, 256))
 		return;
 	va_start(ap, fmt);
-	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+	n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
 	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= b->cap - b->len) {
+		if (mbuf_reserve(b, (size_t)n))
+			return;
+		va_start(ap, fmt);
+		vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+		va_end(ap);
+	}
 	b->len += (size_t)n;
 }
 
@@ -105,6 +112,8 @@ static void label(struct mbuf *b, int *first, const char *name, const char *v)
  * with finer ones below 5 ms for Redis and fast endpoints */
 static const double bounds[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075,
 				0.1,	0.25,	 0.5,	 0.75,	1,	2.5,   5,    7.5,   10};
+
+#define NBOUNDS (sizeof(bounds) / sizeof(bounds[0]))
 
 struct family {
 	uint8_t kind, proto;
@@ -157,7 +166,11 @@ static void series_labels(struct mbuf *b, const struct prof_key *k)
 static void expose_family(struct mbuf *b, const struct family *f)
 {
 	struct mbuf lb = {0};
+	uint64_t bounds_ns[NBOUNDS], le[NBOUNDS];
 	int any = 0;
+
+	for (size_t j = 0; j < NBOUNDS; j++)
+		bounds_ns[j] = (uint64_t)(bounds[j] * 1e9 + 0.5);
 
 	for (uint32_t i = 0; i < profile__nseries(); i++) {
 		const struct prof_series *s = profile__series(i);
@@ -170,9 +183,9 @@ static void expose_family(struct mbuf *b, const struct family *f)
 		series_labels(&lb, &s->k);
 		if (lb.oom || !lb.p)
 			break;
-		for (size_t j = 0; j < sizeof(bounds) / sizeof(bounds[0]); j++)
-			mbuf__printf(b, "%s_bucket{%s,le=\"%g\"} %" PRIu64 "\n", f->name, lb.p, bounds[j],
-				     hist__count_le(&s->h, (uint64_t)(bounds[j] * 1e9 + 0.5)));
+		hist__count_le_many(&s->h, bounds_ns, NBOUNDS, le);
+		for (size_t j = 0; j < NBOUNDS; j++)
+			mbuf__printf(b, "%s_bucket{%s,le=\"%g\"} %" PRIu64 "\n", f->name, lb.p, bounds[j], le[j]);
 		mbuf__printf(b, "%s_bucket{%s,le=\"+Inf\"} %" PRIu64 "\n", f->name, lb.p, s->h.count);
 		mbuf__printf(b, "%s_sum{%s} %.9f\n", f->name, lb.p, (double)s->h.sum_ns / 1e9);
 		mbuf__printf(b, "%s_count{%s} %" PRIu64 "\n", f->name, lb.p, s->h.count);
@@ -463,10 +476,18 @@ static int conn_write(struct mconn *c)
 
 static void conn_service(struct mconn *c, uint64_t now)
 {
+	/* idle, or a client that stopped reading: its slot is needed */
+	if (now - c->last > IDLE_NS) {
+		conn_close(c);
+		return;
+	}
+	size_t sent = c->off;
 	if (c->out.len && conn_write(c)) {
 		conn_close(c);
 		return;
 	}
+	if (c->off != sent)
+		c->last = now;
 	for (;;) {
 		if (c->out.len)
 			return; /* one response at a time */
@@ -500,8 +521,6 @@ static void conn_service(struct mconn *c, uint64_t now)
 		c->inlen += (size_t)r;
 		c->last = now;
 	}
-	if (now - c->last > IDLE_NS)
-		conn_close(c);
 }
 
 void metrics__poll(uint64_t now)

@@ -16,7 +16,7 @@
 static struct observe_opts opts;
 static volatile sig_atomic_t usr1;
 static uint64_t last_refresh;
-static int ready;
+static int ready, profiling;
 
 static void on_usr1(int sig)
 {
@@ -30,10 +30,14 @@ int observe__setup(const struct observe_opts *o)
 	int err;
 
 	opts = *o;
-	s = profile__new(o->max_series, o->top);
-	if (!s || sink__add(s)) {
-		fprintf(stderr, "spantap: failed to create the latency profile: %s\n", strerror(ENOMEM));
-		return -ENOMEM;
+	/* the profile costs every span a little: only when something reads it */
+	profiling = o->summary || o->top || o->metrics_listen;
+	if (profiling) {
+		s = profile__new(o->max_series, o->top);
+		if (!s || sink__add(s)) {
+			fprintf(stderr, "spantap: failed to create the latency profile: %s\n", strerror(ENOMEM));
+			return -ENOMEM;
+		}
 	}
 	if (o->metrics_listen && (err = metrics__listen(o->metrics_listen)))
 		return err;
@@ -52,7 +56,9 @@ int observe__tick(uint64_t now)
 		return 0;
 	if (usr1) {
 		usr1 = 0;
-		if (!opts.top)
+		if (!profiling)
+			fprintf(stderr, "spantap: SIGUSR1: no latency profile is kept (run with --summary)\n");
+		else if (!opts.top)
 			profile__print(stdout, opts.json, clock__to_wall(now));
 	}
 	if ((opts.top || opts.metrics_listen) && now - last_refresh >= 1000000000ULL) {
