@@ -92,6 +92,7 @@ def test_profile_text_table(latencyapp):
     finally:
         if p.poll() is None:
             p.kill()
+    assert p.returncode == 0 and "Sanitizer" not in err and "runtime error" not in err, err[-4000:]
     lines = out.splitlines()
     assert lines[0].startswith("spantap: latency profile over ") and "90 spans, 6 operations" in lines[0], out
     assert lines[1].split() == ["SERVICE", "SIDE", "OPERATION", "COUNT", "ERRORS", "RATE/s", "P50", "P90", "P99",
@@ -228,7 +229,7 @@ def test_prometheus_scrapes_metrics(tracer, latencyapp, prometheus):
         urllib.request.urlopen(req, timeout=5)
     assert e.value.code == 405
     t.stop()
-    assert t.counter("metrics_scrapes") >= 3
+    assert t.counter("metrics_scrapes") >= 2  # Prometheus at least once, and the GET above
     # with --metrics-listen, spans are not printed unless --print
     assert t.spans == []
 
@@ -347,7 +348,7 @@ def test_live_view_plain_when_piped(latencyapp):
                            capture_output=True, text=True, timeout=60)
     finally:
         bg.stop()
-    assert p.returncode == 0, p.stderr
+    assert p.returncode == 0 and "Sanitizer" not in p.stderr and "runtime error" not in p.stderr, p.stderr
     assert "\033" not in p.stdout
     frames = [f for f in p.stdout.split("\n\n") if f.strip()]
     assert len(frames) >= 3, p.stdout

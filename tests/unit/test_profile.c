@@ -370,7 +370,8 @@ static void test_metrics_server(void **state)
 	size_t n = read_response(fd, buf, sizeof(buf));
 	assert_true(n > 0 && strncmp(buf, "HTTP/1.1 200 OK", 15) == 0);
 	assert_non_null(strstr(buf, "spantap_spans_total"));
-	assert_true(send(fd, "GET / HTTP/1.1\r\nConnection: close\r\n\r\n", 39, 0) == 39);
+	const char *last = "GET / HTTP/1.1\r\nConnection: close\r\n\r\n";
+	assert_true(send(fd, last, strlen(last), 0) == (ssize_t)strlen(last));
 	n = read_response(fd, buf, sizeof(buf));
 	assert_true(strncmp(buf, "HTTP/1.1 200 OK", 15) == 0 && strstr(buf, "metrics at /metrics"));
 	pump();
