@@ -69,8 +69,8 @@ static const struct span_tag *marked(const struct span *sp, uint8_t m, const cha
 
 #define MARKED(sp, f, lit) marked(sp, (sp)->mark.f, lit, sizeof(lit) - 1)
 
-/* the tags the protocols marked (span.h); 0 when the span is neither HTTP
- * nor Redis */
+/* the tags the protocols marked (span.h) that vary from one request to the
+ * next; 0 when the span is neither HTTP nor Redis */
 static int raw_of(const struct span *sp, struct raw *r)
 {
 	const struct span_tag *t;
@@ -90,6 +90,14 @@ static int raw_of(const struct span *sp, struct raw *r)
 		return 0;
 	}
 	r->error = MARKED(sp, error, "error.type");
+	return 1;
+}
+
+/* what the connection fixes: a client's peer and port */
+static void raw_conn(const struct span *sp, struct raw *r)
+{
+	const struct span_tag *t;
+
 	if (sp->kind == SPAN_KIND_CLIENT) {
 		r->peer = MARKED(sp, peer, "server.address");
 		/* span__begin puts server.port last for a client */
@@ -103,7 +111,6 @@ static int raw_of(const struct span *sp, struct raw *r)
 		if (t && t->type == TAG_INT)
 			r->port = (int)t->i;
 	}
-	return 1;
 }
 
 /* fp__add without its byte loop: short values (most here) in at most two
@@ -216,8 +223,7 @@ static struct prof_series *overflow_series(const struct prof_key *k)
 			return NULL;
 		series[nseries++] = *o;
 	}
-	stats.profile_overflow++;
-	return *o;
+	return *o; /* the caller counts the span in profile_overflow */
 }
 
 static struct prof_series *lookup(const struct prof_key *k)
@@ -263,12 +269,28 @@ static void profile_emit(struct sink *base, const struct span *sp)
 	(void)base;
 	if (!raw_of(sp, &r))
 		return;
+	/* first by connection (span__begin's key: one process, one peer, one
+	 * side), so only what varies per request is hashed */
+	struct memo *mc = NULL;
+	uint64_t fc = 0;
+	if (sp->begin_key) {
+		fc = fp__mix(FP_INIT ^ 0xc0, sp->begin_key ^ (uint64_t)(uint16_t)r.status << 48);
+		fc = add_tag(fc, r.method);
+		fc = add_tag(fc, r.path);
+		fc = add_tag(fc, r.op);
+		fc = add_tag(fc, r.ns);
+		fc = add_tag(fc, r.error);
+		mc = &memo[fc & (MEMO_SIZE - 1)];
+		if (mc->s && mc->fp == fc) {
+			s = mc->s;
+			goto found;
+		}
+	}
+	raw_conn(sp, &r);
 	uint64_t fp = raw_fp(sp, &r);
 	struct memo *m = &memo[fp & (MEMO_SIZE - 1)];
 	if (m->s && m->fp == fp && strcmp(m->s->k.service, sp->service) == 0) {
 		s = m->s;
-		if (s->k.overflow)
-			stats.profile_overflow++;
 	} else {
 		key_of(sp, &r, &k);
 		if (!(s = lookup(&k)))
@@ -276,6 +298,13 @@ static void profile_emit(struct sink *base, const struct span *sp)
 		m->fp = fp;
 		m->s = s;
 	}
+	if (mc) {
+		mc->fp = fc;
+		mc->s = s;
+	}
+found:
+	if (s->k.overflow)
+		stats.profile_overflow++;
 	hist__add(&s->h, d);
 	s->errors += sp->error;
 	if (s->slots) {
