@@ -110,7 +110,7 @@ bench-quick: $(OUT)/spantap
 # scratch copy of its committed seed corpus, after replaying every input in
 # tests/fuzz/regressions/<target>/ once; what a run finds is written under
 # $(OUT)/fuzz/artifacts/<target>/, never into the source tree
-FUZZ_TARGETS := http1 redis tracectx events thrift otlp
+FUZZ_TARGETS := http1 redis tracectx events thrift otlp metrics
 FUZZ_SECONDS ?= 60
 FUZZ_BIN := $(patsubst %,$(OUT)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -std=gnu11 \
@@ -169,7 +169,7 @@ $(OUT)/bench/userbench: bench/userbench.c $(OUT)/libspantap.a
 	$(Q)mkdir -p $(OUT)/bench
 	$(Q)$(CC) $(USER_CFLAGS) $< $(OUT)/libspantap.a $(LIBS) -o $@
 
-.PHONY: bench-user bench-user-callgrind bench-user-digest
+.PHONY: bench-user bench-user-callgrind bench-user-digest bench-user-profile
 bench-user: $(OUT)/bench/userbench
 	$(Q)$(OUT)/bench/userbench
 	$(Q)echo "with the OTLP exporter's batcher and encoder instead (no HTTP):"
@@ -177,6 +177,14 @@ bench-user: $(OUT)/bench/userbench
 
 bench-user-callgrind: $(OUT)/bench/userbench
 	$(Q)bench/userbench-callgrind.sh $(OUT)/bench/userbench
+
+# what the latency profile and a Prometheus exposition a second add per
+# span: instructions with and without, then CPU time, off and on in turn
+bench-user-profile: $(OUT)/bench/userbench
+	$(Q)bench/userbench-callgrind.sh $(OUT)/bench/userbench > $(OUT)/bench/cg-base.txt
+	$(Q)USERBENCH_ARGS=--profile bench/userbench-callgrind.sh $(OUT)/bench/userbench > $(OUT)/bench/cg-profile.txt
+	$(Q)join $(OUT)/bench/cg-base.txt $(OUT)/bench/cg-profile.txt | awk '{ printf "%-15s %6.0f -> %6.0f instructions/span  %+5.1f%%\n", $$1, $$4, $$8, 100 * ($$8 / $$4 - 1) }'
+	$(Q)$(OUT)/bench/userbench --ab 7 --spans 100000
 
 # a hash of every datagram's bytes, compact and binary, built with a fixed
 # version string (it is in every datagram): equal before and after a change

@@ -15,7 +15,12 @@
  * With --otlp the spans go through the OTLP exporter's batcher and encoder
  * instead, each request's bytes (head and spans) hashed rather than POSTed:
  * the event loop's share of OTLP export (the HTTP requests are made by the
- * exporter's own thread, one per batch of up to 256 KiB). */
+ * exporter's own thread, one per batch of up to 256 KiB).
+ *
+ * --profile adds the latency profile sink and builds the Prometheus
+ * exposition every 15 s of the stream's time, as a scrape would
+ * (--profile-top: with the live view's windows too): make
+ * bench-user-profile compares instructions per span with and without. */
 #include "ingest/record.h"
 #include "trace/alias.h"
 #include "conn/conn.h"
@@ -26,6 +31,8 @@
 #include "base/procinfo.h"
 #include "trace/queuehop.h"
 #include "emit/sink.h"
+#include "emit/profile.h"
+#include "export/metrics.h"
 #include "span/span.h"
 #include "base/clock.h"
 #include "base/ids.h"
@@ -310,6 +317,12 @@ static uint64_t build_redis(struct stream *s, int nconn, int rounds, int depth)
 	return spans;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
 /* ---- feeding, as main.c's on_event and event loop do ---- */
 
 static int digest_mode;
@@ -404,7 +417,28 @@ static struct sink *otlp_null__new(void)
 
 #define POLL_BATCH 128 /* records per ring_buffer__poll under load */
 
-static uint64_t last_tick;
+/* a Prometheus scrape every 15 s of the stream's time (the README's scrape
+ * config; Prometheus's own default is 1 min) */
+#define SCRAPE_NS (15 * 1000000000ULL)
+static uint64_t last_tick, last_expose;
+static int profile_mode, profile_on = 1, quiet;
+static struct sink *profile_sink;
+
+/* --ab: the profile switched on and off between runs */
+static void gate_emit(struct sink *g, const struct span *sp)
+{
+	(void)g;
+	if (profile_on)
+		profile_sink->emit(profile_sink, sp);
+}
+
+static void gate_destroy(struct sink *g)
+{
+	(void)g;
+	profile_sink->destroy(profile_sink);
+}
+
+static struct sink gate = {.name = "gate", .emit = gate_emit, .destroy = gate_destroy};
 
 static void poll_done(uint64_t watermark)
 {
@@ -416,6 +450,12 @@ static void poll_done(uint64_t watermark)
 	}
 	sink__flush_all();
 	drain();
+	if (profile_mode && profile_on && watermark - last_expose >= SCRAPE_NS) {
+		struct mbuf m = {0};
+		metrics__expose(&m);
+		mbuf__free(&m);
+		last_expose = watermark;
+	}
 }
 
 /* one pass over the stream, its timestamps shifted to start at base */
@@ -459,7 +499,7 @@ static const struct scenario scenarios[] = {
 
 static uint64_t stream_time = 1000000000ULL; /* the stream's clock, across passes */
 
-static int run(const struct scenario *sc, uint64_t min_spans, double *ns_out)
+static int run(const struct scenario *sc, uint64_t min_spans, double *ns_out, double *cpu_out)
 {
 	struct stream s = {0};
 	uint64_t per_pass = sc->depth ? build_redis(&s, sc->nconn, 4, sc->depth) : build_http(&s, sc->nconn, 8);
@@ -497,7 +537,9 @@ static int run(const struct scenario *sc, uint64_t min_spans, double *ns_out)
 	poll_done(stream_time);
 
 #define DELTA(f) (stats.f - before.f)
-	printf("%-15s %8llu spans %8.1f ns/span wall %8.1f user %8.1f sys  (%llu datagrams)\n", sc->name,
+	*cpu_out = (double)(u1 - u0 + s1 - s0) / (double)expect;
+	if (!quiet)
+		printf("%-15s %8llu spans %8.1f ns/span wall %8.1f user %8.1f sys  (%llu datagrams)\n", sc->name,
 	       (unsigned long long)DELTA(spans), (double)(w1 - w0) / (double)expect, (double)(u1 - u0) / (double)expect,
 	       (double)(s1 - s0) / (double)expect, (unsigned long long)DELTA(export_batches));
 	if (DELTA(spans) != expect || DELTA(export_spans) != expect || DELTA(export_dropped) || DELTA(parse_errors) ||
@@ -530,7 +572,8 @@ int main(int argc, char **argv)
 	socklen_t sl = sizeof(sin);
 	enum thrift_proto proto = THRIFT_COMPACT;
 	uint64_t min_spans = 200000;
-	double ns, total_ns = 0;
+	double ns, cpu, total_ns = 0;
+	int ab_rounds = 0;
 	const char *only = NULL;
 	char port[16];
 	struct sink *agent;
@@ -545,12 +588,18 @@ int main(int argc, char **argv)
 			otlp = 1;
 		else if (strcmp(argv[i], "--digest") == 0)
 			digest_mode = 1;
+		else if (strcmp(argv[i], "--profile") == 0)
+			profile_mode = 1;
+		else if (strcmp(argv[i], "--profile-top") == 0)
+			profile_mode = 2;
+		else if (strcmp(argv[i], "--ab") == 0 && i + 1 < argc)
+			ab_rounds = atoi(argv[++i]);
 		else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
 			only = argv[++i];
 		else {
 			fprintf(stderr,
 				"usage: userbench [--spans N (per scenario, default 200000)] [--binary | --otlp] [--digest] "
-				"[--only NAME]\n");
+				"[--only NAME] [--profile|--profile-top] [--ab ROUNDS]\n");
 			return 2;
 		}
 	}
@@ -576,11 +625,48 @@ int main(int argc, char **argv)
 	agent = otlp ? otlp_null__new() : sink_jaeger_agent__new("127.0.0.1", port, proto);
 	if (!agent || sink__add(agent))
 		return 1;
+	if (ab_rounds && !profile_mode)
+		profile_mode = 1;
+	if (profile_mode) {
+		profile_sink = profile__new(PROFILE_DEFAULT_SERIES, profile_mode > 1);
+		if (!profile_sink || sink__add(&gate))
+			return 1;
+	}
+	if (ab_rounds) {
+		/* CPU (user + system) per span, the profile off and on in turn;
+		 * the median of each, and their ratio */
+		static double off[64], on[64];
+		int bad_ab = 0;
+		if (ab_rounds > 64)
+			ab_rounds = 64;
+		quiet = 1;
+		for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
+			if (only && strcmp(only, scenarios[i].name))
+				continue;
+			for (int r = 0; r < ab_rounds; r++) {
+				profile_on = 0;
+				bad_ab |= run(&scenarios[i], min_spans, &ns, &off[r]);
+				profile_on = 1;
+				bad_ab |= run(&scenarios[i], min_spans, &ns, &on[r]);
+			}
+			qsort(off, (size_t)ab_rounds, sizeof(double), cmp_double);
+			qsort(on, (size_t)ab_rounds, sizeof(double), cmp_double);
+			printf("%-15s CPU per span, median of %d: %7.1f ns without, %7.1f ns with the %s: %+5.1f%%\n",
+			       scenarios[i].name, ab_rounds, off[ab_rounds / 2], on[ab_rounds / 2],
+			       profile_mode > 1 ? "profile and live view" : "profile and metrics",
+			       100.0 * (on[ab_rounds / 2] / off[ab_rounds / 2] - 1));
+		}
+		sink__destroy_all();
+		conn_table__free();
+		queuehop__reset();
+		alias__free();
+		return bad_ab;
+	}
 
 	for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
 		if (only && strcmp(only, scenarios[i].name))
 			continue;
-		bad |= run(&scenarios[i], min_spans, &ns);
+		bad |= run(&scenarios[i], min_spans, &ns, &cpu);
 		total_ns += ns;
 	}
 	printf("%-15s %8llu spans %8.1f ns/span wall\n", "all", (unsigned long long)stats.spans,

@@ -18,6 +18,8 @@ pkgs=(
 	# containers: the real engines for tests/e2e/test_containers.py; the
 	# DaemonSet's validation against Kubernetes' own API models
 	docker.io containerd runc python3-kubernetes yamllint
+	# the profile's tests: the live view in a terminal, a real Prometheus scraping spantap
+	tmux prometheus
 )
 # OTLP tests decode with OpenTelemetry's JavaScript packages from the npm registry
 command -v npm >/dev/null || pkgs+=(npm)

@@ -13,6 +13,7 @@
 #include "emit/sink.h"
 #include "export/export.h"
 #include "ingest/cgwatch.h"
+#include "export/observe.h"
 #include "ingest/loader.h"
 #include "ingest/record.h"
 #include "proto/sessions.h"
@@ -51,6 +52,7 @@ static void on_signal(int sig)
 
 static const char usage[] =
 	"Usage: spantap [OPTIONS]\n"
+	"       spantap top [OPTIONS]   the live view (as --top)\n"
 	"Trace every HTTP/1.x and Redis request on this host, without code changes,\n"
 	"and print them as spans (needs root).\n"
 	"\n"
@@ -83,6 +85,14 @@ static const char usage[] =
 	"      --compress gzip|none  compress collector and OTLP requests (default none)\n"
 	"      --print             print spans too when exporting (printing is the default otherwise)\n"
 	"  -d, --duration SEC      stop after SEC seconds\n"
+	"      --summary           keep a latency profile, printed at exit and on SIGUSR1, instead of spans;\n"
+	"                          on by default, after the spans, for a run with -d on a terminal\n"
+	"      --no-summary        not even then\n"
+	"      --top               the live view: busiest and slowest operations of the last 10 s\n"
+	"      --sort rate|errors|p50|p99|name\n"
+	"                          the live view's order (default rate; keys r e 5 9 n switch it)\n"
+	"      --metrics-listen ADDR:PORT\n"
+	"                          serve Prometheus metrics on http://ADDR:PORT/metrics\n"
 	"      --stats             print counters every 5 s (they are always printed on exit)\n"
 	"      --max-conns N, --max-pending N, --max-held N\n"
 	"                          the same as --limit conns=N, pending=N, held=N\n"
@@ -120,6 +130,8 @@ struct config {
 	int addr_links;
 	struct cgwatch_sel sel; /* --container, --namespace */
 	const char *health_file;
+	int summary; /* -1 off, 0 default, 1 on */
+	struct observe_opts obs;
 };
 
 /* --health-check: the liveness probe's side of --health-file */
@@ -190,6 +202,11 @@ enum {
 	OPT_HEALTH_CHECK,
 	OPT_OTLP,
 	OPT_OTLP_HEADER,
+	OPT_SUMMARY,
+	OPT_NO_SUMMARY,
+	OPT_TOP,
+	OPT_SORT,
+	OPT_METRICS,
 };
 
 /* Every table's bound, by name: --limit NAME=N. */
@@ -212,6 +229,7 @@ enum {
 	L_PUSHES,
 	L_PROCESSES,
 	L_CONTAINERS,
+	L_SERIES,
 	L_NLIMITS,
 };
 
@@ -229,6 +247,8 @@ static const struct limit limits_tab[L_NLIMITS] = {
 	[L_PUSHES] = {"pushes", 16384, 64, 1u << 22, "list pushes remembered for the queue hop"},
 	[L_PROCESSES] = {"processes", 4096, 16, 1u << 22, "process names cached"},
 	[L_CONTAINERS] = {"containers", 1024, 16, 1u << 20, "containers whose identity is cached"},
+	[L_SERIES] = {"series", 1024, 8, 1u << 20,
+		      "latency series (profile, metrics; 9 KiB each, 32 with the live view)"},
 };
 
 static void limits_help(FILE *f)
@@ -270,6 +290,11 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 		{"no-address-links", no_argument, NULL, OPT_NO_ADDR_LINKS},
 		{"otlp-endpoint", required_argument, NULL, OPT_OTLP},
 		{"otlp-header", required_argument, NULL, OPT_OTLP_HEADER},
+		{"summary", no_argument, NULL, OPT_SUMMARY},
+		{"no-summary", no_argument, NULL, OPT_NO_SUMMARY},
+		{"top", no_argument, NULL, OPT_TOP},
+		{"sort", required_argument, NULL, OPT_SORT},
+		{"metrics-listen", required_argument, NULL, OPT_METRICS},
 		{"verbose", no_argument, NULL, 'v'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"version", no_argument, NULL, 'V'},
@@ -484,6 +509,24 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 				return -EINVAL;
 			}
 			break;
+		case OPT_SUMMARY:
+			cfg->summary = 1;
+			break;
+		case OPT_NO_SUMMARY:
+			cfg->summary = -1;
+			break;
+		case OPT_TOP:
+			cfg->obs.top = 1;
+			break;
+		case OPT_SORT:
+			if (top__parse_sort(optarg, &cfg->obs.sort)) {
+				fprintf(stderr,
+					"spantap: invalid value '%s' for --sort: expected rate, errors, p50, p99 or "
+					"name\n",
+					optarg);
+				return -EINVAL;
+			}
+			break;
 		case OPT_NO_ADDR_LINKS:
 			cfg->addr_links = 0;
 			break;
@@ -497,6 +540,9 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 			}
 			cfg->otlp_headers[cfg->otlp.nheaders++] = optarg;
 			cfg->otlp.headers = cfg->otlp_headers;
+			break;
+		case OPT_METRICS:
+			cfg->obs.metrics_listen = optarg;
 			break;
 		case 'v':
 			log_level = LOG_DEBUG;
@@ -603,6 +649,8 @@ static int setup_sinks(struct config *cfg)
 			return -EINVAL;
 		exporters++;
 	}
+	if (cfg->summary == 1 || cfg->obs.top || cfg->obs.metrics_listen)
+		exporters++; /* outputs of their own: spans printed only with --print */
 	if (!exporters || cfg->print) {
 		s = sink_print__new(stdout, cfg->json);
 		if (!s || sink__add(s)) {
@@ -661,8 +709,18 @@ int main(int argc, char **argv)
 	uint64_t start, last_tick, last_stats, last_sync, last_health = 0;
 	int err;
 
+	if (argc > 1 && strcmp(argv[1], "top") == 0) {
+		cfg.obs.top = 1;
+		argv[1] = argv[0];
+		argv++;
+		argc--;
+	}
 	if (parse_args(argc, argv, &cfg))
 		return 2;
+	/* the profile at exit: asked for, or a bounded run on a terminal */
+	cfg.obs.summary = cfg.summary == 1 || (cfg.summary == 0 && cfg.duration && !cfg.obs.top && isatty(1));
+	cfg.obs.json = cfg.json;
+	cfg.obs.refresh = update_kernel_stats;
 	for (int i = 0; i < L_NLIMITS; i++)
 		if (!lim_val[i])
 			lim_val[i] = limits_tab[i].def;
@@ -690,6 +748,9 @@ int main(int argc, char **argv)
 	link__init();
 	sessions__register();
 	if (setup_sinks(&cfg))
+		return 2;
+	cfg.obs.max_series = lim_val[L_SERIES];
+	if (observe__setup(&cfg.obs))
 		return 2;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
@@ -749,6 +810,8 @@ int main(int argc, char **argv)
 		}
 		if (cfg.duration && now - start >= (uint64_t)cfg.duration * 1000000000ULL)
 			break;
+		if (observe__tick(now))
+			break;
 		sink__flush_all();
 	}
 	/* what the kernel already sent still counts */
@@ -758,6 +821,7 @@ int main(int argc, char **argv)
 cleanup:
 	alias__flush();
 	update_kernel_stats();
+	observe__finish();
 	sink__destroy_all();
 	if (ldr && log_level >= LOG_INFO) {
 		fprintf(stderr, "spantap: counters at exit (%u connections open)\n", conn_table__count());

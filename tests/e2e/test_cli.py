@@ -65,7 +65,8 @@ def test_help_and_version():
     p = subprocess.run([SPANTAP, "--help"], capture_output=True, text=True)
     assert p.returncode == 0 and "--port" in p.stdout and "--output" in p.stdout
     p = subprocess.run([SPANTAP, "--limit", "help"], capture_output=True, text=True)
-    assert p.returncode == 0 and len(p.stdout.splitlines()) == 13 and "kernel-conns" in p.stdout
+    assert p.returncode == 0 and len(p.stdout.splitlines()) == 14 and "kernel-conns" in p.stdout
+    assert "series" in p.stdout and "containers" in p.stdout
     p = subprocess.run([SPANTAP, "--version"], capture_output=True, text=True)
     assert p.returncode == 0 and p.stdout.startswith("spantap ")
 

@@ -1,5 +1,5 @@
 /* libFuzzer: the whole user-space pipeline (connection table, protocol
- * modules, span assembly, stitching, Jaeger encoding) fed a synthetic
+ * modules, span assembly, stitching, Jaeger encoding, the latency profile) fed a synthetic
  * ring-buffer event stream. Each record: a few header bytes from the input
  * choose type, direction, role, protocol, connection and lengths; the rest
  * is payload. Hostile streams must never crash or leak. */
@@ -11,6 +11,7 @@
 #include "base/ids.h"
 #include "proto/sessions.h"
 #include "conn/conn.h"
+#include "emit/profile.h"
 #include "emit/sink.h"
 #include "export/jaeger.h"
 #include "span/span.h"
@@ -46,6 +47,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	sessions__register();
 	batcher = batcher__new(jaeger__format(THRIFT_COMPACT, 1), 65000, discard, NULL);
 	sink__add(&jaeger_sink);
+	/* the latency profile too, with the live view's windows, and few
+	 * series: overflow reached */
+	struct sink *prof = profile__new(16, 1);
+	if (!prof || sink__add(prof))
+		abort();
 	return 0;
 }
 

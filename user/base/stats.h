@@ -43,7 +43,10 @@
 	X(export_batches, "batches (datagrams or requests) delivered")                   \
 	X(export_truncated, "spans whose long tag values were cut to fit a datagram")    \
 	X(traces_skipped, "new traces not sampled (--sample, --max-traces-per-sec)")     \
-	X(spans_skipped, "spans of traces not sampled: not built or not exported")
+	X(spans_skipped, "spans of traces not sampled: not built or not exported")       \
+	X(profile_series, "latency series in the profile (--limit series=N)")            \
+	X(profile_overflow, "spans counted in the overflow series: series limit hit")    \
+	X(metrics_scrapes, "requests served on --metrics-listen")
 
 struct stats {
 #define X(name, desc) uint64_t name;

@@ -93,8 +93,10 @@ static void emit_span(struct conn *c, const struct pending *p, int status, uint6
 		span__set_name(&sp, p->http.method, p->http.method_len, t, pathlen);
 	else
 		span__set_name(&sp, p->http.method, p->http.method_len, "", 0);
+	SPAN_MARK(&sp, op);
 	span__tag_str(&sp, "http.request.method", p->http.method, p->http.method_len);
 	span__tag_str(&sp, "http.method", p->http.method, p->http.method_len);
+	SPAN_MARK(&sp, path);
 	span__tag_str(&sp, "url.path", t, pathlen);
 	if (q)
 		span__tag_str(&sp, "url.query", q + 1, p->http.target_len - pathlen - 1);
@@ -122,6 +124,7 @@ static void emit_span(struct conn *c, const struct pending *p, int status, uint6
 	span__tag_str(&sp, "http.url", url, n);
 	/* server.address: the host name without its port */
 	const char *colon = memrchr(host, ':', hostlen);
+	SPAN_MARK(&sp, peer);
 	if (colon && host[hostlen - 1] != ']' && colon > host)
 		span__tag_str(&sp, "server.address", host, (size_t)(colon - host));
 	else
@@ -138,6 +141,7 @@ static void emit_span(struct conn *c, const struct pending *p, int status, uint6
 	if (p->http.ua_len)
 		span__tag_str(&sp, "user_agent.original", p->http.user_agent, p->http.ua_len);
 	if (status > 0) {
+		SPAN_MARK(&sp, status);
 		span__tag_int(&sp, "http.response.status_code", status);
 		span__tag_int(&sp, "http.status_code", status);
 		/* a server's 4xx is the client's fault, not the server's */

@@ -156,13 +156,16 @@ static void emit_span(struct conn *c, struct pending *p, const struct resp_msg *
 	span__tag_cstr(&sp, "db.system.name", "redis");
 	span__tag_cstr(&sp, "db.system", "redis");
 	span__tag_cstr(&sp, "db.type", "redis");
+	SPAN_MARK(&sp, op);
 	span__tag_str(&sp, "db.operation.name", p->redis.cmd, p->redis.cmd_len);
 	span__tag_str(&sp, "db.query.text", stmt, n);
 	span__tag_str(&sp, "db.statement", stmt, n);
+	SPAN_MARK(&sp, ns);
 	span__tag_str(&sp, "db.namespace", db, dblen);
 	span__tag_str(&sp, "db.instance", db, dblen);
 	span__tag_int(&sp, "db.redis.database_index", p->redis.db);
 	if (c->role == ST_ROLE_CLIENT) {
+		SPAN_MARK(&sp, peer);
 		span__tag_str(&sp, "server.address", c->rip, c->rip_len);
 	}
 	if (reply && (reply->type == '-' || reply->type == '!')) {

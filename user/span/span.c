@@ -106,6 +106,7 @@ void span__begin(struct span *s, const struct conn *c, enum span_kind kind, uint
 {
 	s->error = false;
 	s->follows_id = 0;
+	s->mark = (struct span_marks){0};
 	s->name[0] = 0;
 	s->kind = (uint8_t)kind;
 	s->pid = c->tgid;
@@ -170,6 +171,8 @@ void span__begin(struct span *s, const struct conn *c, enum span_kind kind, uint
 void span__error(struct span *s, const char *type, size_t len)
 {
 	s->error = true;
+	if (!s->mark.error)
+		SPAN_MARK(s, error);
 	span__tag_str(s, "error.type", type, len);
 }
 

@@ -39,6 +39,17 @@ struct span {
 	 * with this key (one connection, one kind), so encoders may reuse them */
 	uint64_t begin_key;
 	uint32_t nbegin;
+	/* where the latency profile (emit/profile.h) finds what it groups by
+	 * without a pass over the tags: 1 + the tag's index, 0 when absent;
+	 * set with SPAN_MARK just before the tag is added, reset by span__begin */
+	struct span_marks {
+		uint8_t op;	/* http.request.method or db.operation.name */
+		uint8_t path;	/* url.path */
+		uint8_t ns;	/* db.namespace */
+		uint8_t status; /* http.response.status_code */
+		uint8_t peer;	/* server.address */
+		uint8_t error;	/* the first error.type */
+	} mark;
 	/* kept as tags are added (only ever through span__tag_*): the encoders'
 	 * bound without a pass over the tags */
 	uint32_t tagbytes; /* sum of every tag's klen and string tags' slen */
@@ -48,6 +59,8 @@ struct span {
 	uint32_t strused;
 	char strbuf[SPAN_STRBUF];
 };
+
+#define SPAN_MARK(s, field) ((s)->mark.field = (uint8_t)((s)->ntags + 1))
 
 struct conn;
 
