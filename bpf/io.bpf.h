@@ -93,7 +93,7 @@ static __always_inline void fill_hdr(struct event_buf *e, struct task_struct *t,
 	e->h.dir = a->dir;
 	e->h.role = ci->role;
 	e->h.proto = ci->proto;
-	e->h.flags = (ci->gap ? ST_F_GAP : 0) | flags;
+	e->h.flags = (ci->gap ? ST_F_GAP : 0) | (ci->tls ? ST_F_TLS : 0) | flags;
 	e->h.family = ci->family;
 	e->h.lport = ci->lport;
 	e->h.rport = ci->rport;
@@ -257,6 +257,10 @@ static __always_inline struct conn_info *io_from_regs(struct task_struct *t, str
 		if (!ci)
 			return NULL;
 	}
+	/* TLS ciphertext is dropped here, even on a connection classified
+	 * "other"; a syscall during an SSL call names its socket (tls.bpf.h) */
+	if (tls_ciphertext(ci, key.fd, id))
+		return NULL;
 	if (ci->proto == ST_PROTO_OTHER)
 		return NULL;
 	io->ptr = PT_REGS_PARM2(regs);

@@ -36,6 +36,7 @@ enum st_event_type {
 	ST_EV_DATA = 1,	 /* bytes moved on a followed connection */
 	ST_EV_CLOSE = 2, /* the fd of a followed connection was closed */
 	ST_EV_EXIT = 3,	 /* a process (thread-group leader) exited */
+	ST_EV_EXEC = 4,	 /* a process exec()ed: user space looks for OpenSSL in it (tgid) */
 };
 
 enum st_dir {
@@ -60,6 +61,7 @@ enum st_event_flags {
 	ST_F_GAP = 1,	  /* events of this connection were lost before this one */
 	ST_F_NO_DATA = 2, /* bytes counted only (sendfile, mmsg): no payload */
 	ST_F_START = 4,	  /* the first bytes after a change of direction */
+	ST_F_TLS = 16,	  /* TLS plaintext, from OpenSSL's SSL_read/SSL_write (tls.bpf.h) */
 };
 
 struct st_event_hdr {
@@ -98,7 +100,12 @@ enum st_counter {
 	ST_C_CONN_FULL = 3, /* conn_info could not take a new connection */
 	ST_C_RECORDS = 4,   /* ring-buffer records submitted */
 	ST_C_DEFERRED = 5,  /* request starts that waited for the next event */
-	ST_C_MAX = 8,
+	/* TLS (tls.bpf.h): indices 14..17 */
+	ST_C_TLS_EVENTS = 14, /* plaintext events from SSL_read/SSL_write */
+	ST_C_TLS_CONNS = 15,  /* sockets found to carry an SSL object: ciphertext dropped */
+	ST_C_TLS_NOFD = 16,   /* SSL calls dropped: no socket known for the SSL object */
+	ST_C_TLS_GUESS = 17,  /* SSL objects tied to the thread's last ciphertext socket (memory BIO) */
+	ST_C_MAX = 32,
 };
 
 #endif /* SPANTAP_H */

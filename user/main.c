@@ -12,6 +12,7 @@
 #include "export/export.h"
 #include "ingest/loader.h"
 #include "ingest/record.h"
+#include "ingest/tls.h"
 #include "proto/sessions.h"
 #include "span/span.h"
 #include "trace/alias.h"
@@ -64,6 +65,7 @@ static const char usage[] =
 	"      --print             print spans too when exporting (printing is the default otherwise)\n"
 	"  -d, --duration SEC      stop after SEC seconds\n"
 	"      --stats             print counters every 5 s (they are always printed on exit)\n"
+	"      --tls on|off        see inside TLS: uprobes on OpenSSL's SSL_read/SSL_write (default on)\n"
 	"      --max-conns N, --max-pending N, --max-held N\n"
 	"                          the same as --limit conns=N, pending=N, held=N\n"
 	"      --ringbuf-mb N      kernel ring buffer size in MiB, shared by one ring per CPU (default 16)\n"
@@ -110,6 +112,7 @@ static int parse_num(const char *flag, const char *s, long min, long max, long *
 
 enum {
 	OPT_CAPTURE = 256,
+	OPT_TLS,
 	OPT_STATS,
 	OPT_MAX_CONNS,
 	OPT_MAX_PENDING,
@@ -180,6 +183,7 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 		{"capture-bytes", required_argument, NULL, OPT_CAPTURE},
 		{"duration", required_argument, NULL, 'd'},
 		{"stats", no_argument, NULL, OPT_STATS},
+		{"tls", required_argument, NULL, OPT_TLS},
 		{"max-conns", required_argument, NULL, OPT_MAX_CONNS},
 		{"max-pending", required_argument, NULL, OPT_MAX_PENDING},
 		{"ringbuf-mb", required_argument, NULL, OPT_RINGBUF},
@@ -333,6 +337,13 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 		case OPT_PRINT:
 			cfg->print = 1;
 			break;
+		case OPT_TLS: /* TLS uprobes (user/ingest/tls.c) */
+			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
+				fprintf(stderr, "spantap: invalid value '%s' for --tls: expected on or off\n", optarg);
+				return -EINVAL;
+			}
+			cfg->lo.tls = strcmp(optarg, "on") == 0;
+			break;
 		case OPT_COLLECTOR:
 			cfg->collector = optarg;
 			break;
@@ -375,6 +386,7 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 }
 
 static struct loader *ldr;
+static struct tls *tls; /* NULL with --tls off */
 
 /* Exporters from flags, else from the environment Jaeger's own clients
  * read; printing when there is no exporter, or with --print. */
@@ -429,12 +441,21 @@ static void update_kernel_stats(void)
 		stats.kernel_conn_full = k[ST_C_CONN_FULL];
 		stats.kernel_records = k[ST_C_RECORDS];
 		stats.kernel_deferred = k[ST_C_DEFERRED];
+		stats.tls_events = k[ST_C_TLS_EVENTS];
+		stats.tls_conns = k[ST_C_TLS_CONNS];
+		stats.tls_nofd = k[ST_C_TLS_NOFD];
+		stats.tls_guessed = k[ST_C_TLS_GUESS];
+		tls__counts(tls, &stats.tls_files, &stats.tls_uprobes, &stats.tls_failed);
 	}
 }
 
 static void on_one(void *ctx, const struct st_event_hdr *h, size_t size)
 {
 	(void)ctx;
+	if (h->type == ST_EV_EXEC) { /* look for OpenSSL in the new image */
+		tls__on_exec(tls, h->tgid, h->ts_exit);
+		return;
+	}
 	if (conn_table__handle(h, size))
 		stats.parse_errors++;
 }
@@ -449,7 +470,7 @@ static int on_event(void *ctx, void *data, size_t size)
 
 int main(int argc, char **argv)
 {
-	struct config cfg = {.lo = {.capture_bytes = ST_CAPTURE_DEFAULT},
+	struct config cfg = {.lo = {.capture_bytes = ST_CAPTURE_DEFAULT, .tls = 1},
 			     .sample = {.ratio = 1.0, .max_tps = SAMPLER_DEFAULT_MAX_TPS}};
 	uint64_t start, last_tick, last_stats, last_sync;
 	int err;
@@ -492,6 +513,14 @@ int main(int argc, char **argv)
 		err = 1;
 		goto cleanup;
 	}
+	if (cfg.lo.tls) {
+		tls = tls__new(loader__object(ldr), cfg.lo.pids, cfg.lo.npids);
+		if (!tls) {
+			err = 1;
+			goto cleanup;
+		}
+		tls__scan_all(tls);
+	}
 	pr_info("tracing HTTP/1.x and Redis (%d BPF programs attached); Ctrl-C to stop\n", loader__nprogs(ldr));
 
 	start = last_tick = last_stats = last_sync = clock__mono_now();
@@ -508,6 +537,7 @@ int main(int argc, char **argv)
 		uint64_t now = clock__mono_now();
 		if (now - last_tick > 250000000ULL) {
 			conn_table__tick(now);
+			tls__tick(tls, now);
 			last_tick = now;
 		}
 		/* follow NTP's adjustments of the wall clock */
@@ -537,6 +567,7 @@ cleanup:
 		fprintf(stderr, "spantap: counters at exit (%u connections open)\n", conn_table__count());
 		stats__print(stderr);
 	}
+	tls__free(tls); /* the uprobes go before the programs */
 	loader__destroy(ldr);
 	conn_table__free();
 	queuehop__reset();

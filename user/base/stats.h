@@ -32,7 +32,14 @@
 	X(export_batches, "batches (datagrams or requests) delivered")                   \
 	X(export_truncated, "spans whose long tag values were cut to fit a datagram")    \
 	X(traces_skipped, "new traces not sampled (--sample, --max-traces-per-sec)")     \
-	X(spans_skipped, "spans of traces not sampled: not built or not exported")
+	X(spans_skipped, "spans of traces not sampled: not built or not exported")       \
+	X(tls_files, "files with OpenSSL probed (libssl, or executables carrying it)")   \
+	X(tls_uprobes, "TLS uprobes attached")                                           \
+	X(tls_failed, "files with OpenSSL that could not be probed")                     \
+	X(tls_events, "TLS plaintext events (SSL_read/SSL_write)")                       \
+	X(tls_conns, "sockets found to carry TLS: their ciphertext is ignored")          \
+	X(tls_nofd, "SSL calls whose socket was not known: not traced")                  \
+	X(tls_guessed, "SSL objects tied to their thread's last ciphertext socket")
 
 struct stats {
 #define X(name, desc) uint64_t name;

@@ -135,6 +135,7 @@ struct loader *loader__open(const struct loader_opts *o, loader_event_fn fn, voi
 	l->skel->rodata->targ_capture = o->capture_bytes;
 	l->skel->rodata->filter_pid = o->npids > 0;
 	l->skel->rodata->filter_port = o->nports > 0;
+	l->skel->rodata->targ_tls = o->tls;
 	ncpu = libbpf_num_possible_cpus();
 	if (ncpu <= 0)
 		ncpu = 1;
@@ -247,4 +248,9 @@ int loader__counters(struct loader *l, uint64_t out[ST_C_MAX])
 int loader__nprogs(const struct loader *l)
 {
 	return l->nprogs;
+}
+
+struct bpf_object *loader__object(const struct loader *l)
+{
+	return l->skel->obj;
 }

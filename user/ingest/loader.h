@@ -20,6 +20,7 @@ struct loader_opts {
 	int npids;
 	uint16_t ports[LOADER_MAX_FILTER];
 	int nports;
+	uint8_t tls; /* TLS uprobes (bpf/tls.bpf.h) on */
 };
 
 typedef int (*loader_event_fn)(void *ctx, void *data, size_t size);
@@ -37,5 +38,7 @@ int loader__drain(struct loader *l);
 /* kernel counters summed over CPUs (enum st_counter) */
 int loader__counters(struct loader *l, uint64_t out[ST_C_MAX]);
 int loader__nprogs(const struct loader *l);
+/* The loaded object, for programs attached later (user/ingest/tls.c). */
+struct bpf_object *loader__object(const struct loader *l);
 
 #endif
