@@ -41,8 +41,9 @@ struct tls_last {
 	__u32 fd;
 };
 
+/* LRU: a thread killed inside an SSL call leaves its entry to be evicted */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, ST_MAX_ACTIVE);
 	__type(key, __u32); /* tid */
 	__type(value, struct tls_call);
