@@ -522,6 +522,7 @@ int main(int argc, char **argv)
 		tls__scan_all(tls);
 	}
 	pr_info("tracing HTTP/1.x and Redis (%d BPF programs attached); Ctrl-C to stop\n", loader__nprogs(ldr));
+	tls__announce(tls);
 
 	start = last_tick = last_stats = last_sync = clock__mono_now();
 	while (!exiting) {

@@ -58,6 +58,10 @@ struct tls {
 	uint64_t last_scan;
 	int filtered;
 	bool host_done;
+	/* the first scan's files, told after spantap says it is tracing */
+	char held[2048];
+	size_t nheld;
+	bool holding;
 	uint32_t self;
 };
 
@@ -216,6 +220,12 @@ static void probe_file(struct tls *t, const char *path, const char *what, uint32
 		return;
 	}
 	t->files++;
+	if (t->holding) {
+		int n = snprintf(t->held + t->nheld, sizeof(t->held) - t->nheld, "%s%s", t->nheld ? ", " : "", what);
+		if (n > 0 && (size_t)n < sizeof(t->held) - t->nheld)
+			t->nheld += (size_t)n;
+		return;
+	}
 	pr_info("TLS: probing OpenSSL in %s\n", what);
 }
 
@@ -285,13 +295,12 @@ static void scan_pid(struct tls *t, uint32_t pid)
 	fclose(f);
 }
 
+static void scan_proc(struct tls *t);
+
 void tls__scan_all(struct tls *t)
 {
-	struct dirent *d;
-	DIR *dir;
-
 	if (!t->host_done) {
-		t->host_done = true;
+		t->host_done = t->holding = true;
 		if (!t->filtered)
 			probe_host_libs(t);
 	}
@@ -306,7 +315,25 @@ void tls__scan_all(struct tls *t)
 		}
 		return;
 	}
-	dir = opendir("/proc");
+	scan_proc(t);
+}
+
+void tls__announce(struct tls *t)
+{
+	if (!t || !t->holding)
+		return;
+	t->holding = false;
+	if (t->nheld)
+		pr_info("TLS: probing OpenSSL in %s\n", t->held);
+	else
+		pr_info("TLS: no OpenSSL found yet (processes that exec or load it are looked at)\n");
+}
+
+static void scan_proc(struct tls *t)
+{
+	struct dirent *d;
+	DIR *dir = opendir("/proc");
+
 	if (!dir)
 		return;
 	while ((d = readdir(dir))) {

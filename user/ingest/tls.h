@@ -19,6 +19,8 @@ struct tls *tls__new(struct bpf_object *obj, const uint32_t *pids, int npids);
 void tls__free(struct tls *t); /* detaches every probe */
 /* Look through every process now (and every TLS__RESCAN_NS in tls__tick). */
 void tls__scan_all(struct tls *t);
+/* Say what the first scan probed (held until spantap says it is tracing). */
+void tls__announce(struct tls *t);
 /* A process exec()ed (ST_EV_EXEC): looked at once its libraries are mapped. */
 void tls__on_exec(struct tls *t, uint32_t tgid, uint64_t now);
 void tls__tick(struct tls *t, uint64_t now);
