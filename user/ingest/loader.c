@@ -136,6 +136,11 @@ struct loader *loader__open(const struct loader_opts *o, loader_event_fn fn, voi
 	l->skel->rodata->filter_pid = o->npids > 0;
 	l->skel->rodata->filter_port = o->nports > 0;
 	l->skel->rodata->targ_tls = o->tls;
+	if (!o->tls) /* --tls off: the uprobe programs are not even loaded */
+		bpf_object__for_each_program (prog, l->skel->obj)
+			if (strstr(bpf_program__section_name(prog), "probe") ||
+			    !strcmp(bpf_program__name(prog), "sched_exec"))
+				bpf_program__set_autoload(prog, false);
 	ncpu = libbpf_num_possible_cpus();
 	if (ncpu <= 0)
 		ncpu = 1;
@@ -179,8 +184,9 @@ struct loader *loader__open(const struct loader_opts *o, loader_event_fn fn, voi
 		pr_err("failed to attach BPF programs 'spantap': %s\n", strerror(-err));
 		goto cleanup;
 	}
+	/* the uprobes are attached later, by user/ingest/tls.c */
 	bpf_object__for_each_program (prog, l->skel->obj)
-		l->nprogs++;
+		l->nprogs += bpf_program__autoload(prog);
 
 	l->fn = fn;
 	l->fn_ctx = ctx;
