@@ -7,6 +7,9 @@ side by side with an untraced run in the same run, rounds alternating
      spantap exporting to a local UDP Jaeger receiver that counts datagrams,
      and bpftrace merely counting the same syscalls (the floor reference);
   2. redis-server under redis-benchmark, GET and SET, -P 1 and -P 16;
+  2b. nginx over TLS (keep-alive) under wrk: untraced and spantap, whose
+     uprobes on OpenSSL see the plaintext; the uprobe programs' in-kernel
+     cost per SSL call;
   3. in-kernel cost per hooked syscall (kernel.bpf_stats_enabled), spantap's
      programs and empty programs on the same hooks;
   4. spantap's CPU time per 1000 spans and its peak RSS;
@@ -110,12 +113,18 @@ class Spantap:
         return self
 
 
+LIBSSL = "/usr/lib/x86_64-linux-gnu/libssl.so.3"
+# the uprobes spantap attaches to libssl, as bpftrace probes
+SSL_PROBES = ",".join("uprobe:%s:%s,uretprobe:%s:%s" % (LIBSSL, f, LIBSSL, f)
+                      for f in ("SSL_read", "SSL_write", "SSL_read_ex", "SSL_write_ex"))
+
+
 class Bpftrace:
     """bpftrace on the same hooks: counting (the floor reference) or empty."""
 
-    def __init__(self, action):
-        probes = ",".join("tracepoint:syscalls:sys_enter_%s,tracepoint:syscalls:sys_exit_%s" % (h, h)
-                          for h in HOOKS)
+    def __init__(self, action, probes=None):
+        probes = probes or ",".join("tracepoint:syscalls:sys_enter_%s,tracepoint:syscalls:sys_exit_%s" % (h, h)
+                                    for h in HOOKS)
         self.proc = subprocess.Popen(["bpftrace", "-e", "%s { %s }" % (probes, action)],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         seen = []
@@ -148,8 +157,8 @@ http { access_log off; server { listen 127.0.0.1:%(p)d; location / { return 200 
 """
 
 
-def wrk(port, seconds):
-    out = subprocess.run(["wrk", "-t1", "-c32", "-d%ds" % seconds, "http://127.0.0.1:%d/" % port],
+def wrk(port, seconds, scheme="http"):
+    out = subprocess.run(["wrk", "-t1", "-c32", "-d%ds" % seconds, "%s://127.0.0.1:%d/" % (scheme, port)],
                          capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     reqs = int(re.search(r"(\d+) requests in", out).group(1))
@@ -160,7 +169,7 @@ SPANTAP_PROGS = ("enter_", "exit_", "sched_exit", "sched_fork")
 BPFTRACE_PROGS = ("sys_enter_", "sys_exit_")
 
 
-def bpf_stats(prefixes, newest_of=None):
+def bpf_stats(prefixes, newest_of=None, types=("tracepoint", "raw_tracepoint")):
     """{(id, name): (run_time_ns, run_cnt)} of the tracepoint programs whose
     names start with prefixes: other tracers on the host do not count; with
     newest_of, only the programs of the object that loaded the newest
@@ -171,7 +180,7 @@ def bpf_stats(prefixes, newest_of=None):
         mine = [p for p in out if p.get("name") == newest_of]
         btf = max(mine, key=lambda p: p["id"]).get("btf_id") if mine else None
     return {(p["id"], p.get("name", "")): (p.get("run_time_ns", 0), p.get("run_cnt", 0)) for p in out
-            if p.get("type") in ("tracepoint", "raw_tracepoint") and p.get("name", "").startswith(prefixes)
+            if p.get("type") in types and p.get("name", "").startswith(prefixes)
             and (btf is None or p.get("btf_id") == btf)}
 
 
@@ -249,6 +258,60 @@ def bench_nginx(rounds, seconds, res):
     }
 
 
+NGINX_TLS_CONF = """
+daemon off; master_process on; worker_processes 1; user root;
+pid %(d)s/nginx.pid; error_log %(d)s/error.log;
+events { worker_connections 1024; }
+http { access_log off; server { listen 127.0.0.1:%(p)d ssl; ssl_certificate %(d)s/cert.pem;
+       ssl_certificate_key %(d)s/key.pem; location / { return 200 "hello world\\n"; } } }
+"""
+
+
+def bench_nginx_tls(rounds, seconds, res):
+    """nginx over TLS, wrk keeping its connections: the uprobes' cost"""
+    d = tempfile.mkdtemp(prefix="bench-nginx-tls-")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-keyout", d + "/key.pem", "-out", d + "/cert.pem", "-days", "1", "-subj",
+                    "/CN=localhost"], check=True, capture_output=True)
+    port = free_port()
+    open(d + "/nginx.conf", "w").write(NGINX_TLS_CONF % {"d": d, "p": port})
+    ngx = subprocess.Popen(["nginx", "-c", d + "/nginx.conf", "-e", d + "/error.log"])
+    wait_port(port)
+    runs = {"untraced": [], "spantap": [], "bpftrace": []}
+    kernel, spans, reqs = [], 0, 0
+    try:
+        wrk(port, 1, "https")  # warm up
+        for _ in range(rounds):
+            runs["untraced"].append(wrk(port, seconds, "https")[0])
+            agent = UdpCounter()
+            st = Spantap("--jaeger-agent", "127.0.0.1:%d" % agent.port)
+            b0 = bpf_stats(("ssl_",), "ssl_exit", ("kprobe",))
+            rps, n = wrk(port, seconds, "https")
+            kernel.append(per_call_ns(b0, bpf_stats(("ssl_",), "ssl_exit", ("kprobe",))))
+            st.stop()
+            agent.close()
+            runs["spantap"].append(rps)
+            spans += st.counters.get("export_spans", 0)
+            reqs += n
+            # the floor: uprobes on the same functions that only count
+            bt = Bpftrace("@c = count();", SSL_PROBES)
+            runs["bpftrace"].append(wrk(port, seconds, "https")[0])
+            bt.stop()
+    finally:
+        ngx.terminate()
+        ngx.wait()
+        subprocess.run(["rm", "-rf", d])
+    med = {k: statistics.median(v) for k, v in runs.items()}
+    res["nginx_tls"] = {
+        "untraced_rps": med["untraced"], "spantap_rps": med["spantap"],
+        "ratio": med["spantap"] / med["untraced"],
+        "bpftrace_rps": med["bpftrace"], "bpftrace_ratio": med["bpftrace"] / med["untraced"],
+        "spans_per_request": spans / reqs / 2 if reqs else 0,
+        # entry and return programs both count: per SSL call, the two together
+        "kernel_ns_per_ssl_call": 2 * statistics.median([k[0] for k in kernel]),
+    }
+
+
 def redis_bench(port, pipeline, n):
     out = subprocess.run(["redis-benchmark", "-p", str(port), "-n", str(n), "-c", "32", "-t", "set,get", "--csv",
                           "-P", str(pipeline)], capture_output=True, text=True, check=True).stdout
@@ -322,6 +385,12 @@ def report(res, quick):
         "| nginx + wrk, bpftrace counting the same syscalls | %.0f req/s | %.0f req/s | %.2f | (floor reference) |"
         % (n["untraced_rps"], n["bpftrace_rps"], n["bpftrace_ratio"]),
     ]
+    t = res.get("nginx_tls")
+    if t:
+        lines.append("| nginx over TLS + wrk (keep-alive), spantap | %.0f req/s | %.0f req/s | %.2f | >= 0.85 |"
+                     % (t["untraced_rps"], t["spantap_rps"], t["ratio"]))
+        lines.append("| nginx over TLS + wrk, bpftrace uprobes counting the same SSL calls | %.0f req/s | %.0f req/s "
+                     "| %.2f | (floor reference) |" % (t["untraced_rps"], t["bpftrace_rps"], t["bpftrace_ratio"]))
     for key in sorted(k for k in res if k.startswith("redis_")):
         r = res[key]
         _, cmd, p = key.split("_")
@@ -337,6 +406,10 @@ def report(res, quick):
         "| in-kernel cost per hooked syscall, spantap (bpf_stats) | %.0f ns | <= 250 ns; goal 150 |" % n["kernel_ns_per_call"],
         "| in-kernel cost per hooked syscall, empty programs | %.0f ns | |" % n["empty_ns_per_call"],
         "| spantap CPU per exported span (nginx) | %.2f us | <= 1 us |" % n["cpu_us_per_span"],
+        "| in-kernel cost per SSL call, uprobe programs (bpf_stats; nginx over TLS) | %.0f ns | |"
+        % res["nginx_tls"]["kernel_ns_per_ssl_call"],
+        "| spans exported per span expected (nginx over TLS) | %.4f | >= 0.99 |"
+        % res["nginx_tls"]["spans_per_request"],
         "| spantap peak RSS | %.1f MB | <= 64 MB |" % n["peak_rss_mb"],
         "| spans exported per span expected (nginx) | %.4f | >= 0.99 |" % n["spans_per_request"],
         "| spans exported per span expected (redis -P 1, SET and GET) | %.4f | >= 0.99 |"
@@ -362,6 +435,7 @@ def main():
     try:
         rounds, seconds, n = (1, 2, 20000) if a.quick else (3, 10, 200000)
         bench_nginx(rounds, seconds, res)
+        bench_nginx_tls(rounds, seconds, res)
         bench_redis(rounds, n, res)
     finally:
         subprocess.run(["sysctl", "-qw", "kernel.bpf_stats_enabled=0"])

@@ -98,7 +98,7 @@ static __always_inline void fill_hdr(struct event_buf *e, struct task_struct *t,
 	e->h.dir = a->dir;
 	e->h.role = ci->role;
 	e->h.proto = ci->proto;
-	e->h.flags = (ci->gap ? ST_F_GAP : 0) | flags;
+	e->h.flags = (ci->gap ? ST_F_GAP : 0) | (ci->tls ? ST_F_TLS : 0) | flags;
 	e->h.family = ci->family;
 	e->h.lport = ci->lport;
 	e->h.rport = ci->rport;
@@ -224,6 +224,26 @@ miss:
 	return 0;
 }
 
+/* An event for bytes moved on ci (emit), sent; a message start is sent from
+ * here, where the state is the same whichever way emit went, so that the
+ * verifier walks start_ctx once. scan: a constant, true where a request head
+ * may be read (ctx.bpf.h). */
+static __always_inline void emit_out(struct task_struct *t, struct conn_info *ci, struct active_io *a, __u64 id,
+				     __u64 len, __u64 now, bool scan)
+{
+	if (emit(t, ci, a, id, len, now)) {
+		__u32 cpu = bpf_get_smp_processor_id();
+		struct event_buf *e = bpf_map_lookup_elem(&event_heap, &cpu);
+		__u32 ncap;
+
+		if (!e)
+			return;
+		ncap = *(volatile __u32 *)&e->h.cap_len;
+		start_ctx(e, ci, ncap, (__u32)id, scan);
+		dispatch(e, ci, ncap & 0x7fff, (__u32)id);
+	}
+}
+
 /* Bytes moved by recvmmsg/sendmmsg: the sum of the first messages' lengths. */
 static __always_inline __u64 mmsg_bytes(const struct mmsghdr *v, __u32 n)
 {
@@ -268,6 +288,10 @@ static __always_inline struct conn_info *io_from_regs(struct task_struct *t, str
 		if (!ci)
 			return NULL;
 	}
+	/* TLS ciphertext is dropped here, even on a connection classified
+	 * "other"; a syscall during an SSL call names its socket (tls.bpf.h) */
+	if (tls_ciphertext(ci, key.fd, id))
+		return NULL;
 	if (ci->proto == ST_PROTO_OTHER)
 		return NULL;
 	io->ptr = PT_REGS_PARM2(regs);
@@ -325,19 +349,7 @@ static __always_inline int on_exit(void *ctx, long ret, __u8 kind, __u8 dir)
 		return 0;
 	if (io.kind == IO_MMSG)
 		ret = mmsg_bytes((const struct mmsghdr *)io.ptr, ret);
-	/* a message start is sent from here, where the state is the same
-	 * whichever way emit went: the verifier walks start_ctx once */
-	if (emit(t, ci, &io, id, ret, now)) {
-		__u32 cpu = bpf_get_smp_processor_id();
-		struct event_buf *e = bpf_map_lookup_elem(&event_heap, &cpu);
-		__u32 ncap;
-
-		if (!e)
-			return 0;
-		ncap = *(volatile __u32 *)&e->h.cap_len;
-		start_ctx(e, ci, ncap, (__u32)id, dir == ST_DIR_INGRESS && kind != IO_MMSG);
-		dispatch(e, ci, ncap & 0x7fff, (__u32)id);
-	}
+	emit_out(t, ci, &io, id, ret, now, dir == ST_DIR_INGRESS && kind != IO_MMSG);
 	return 0;
 }
 

@@ -52,7 +52,8 @@ struct conn_info {
 	__u16 rport;
 	__u8 npre;     /* bytes in pre: a message's start too short to classify yet */
 	__u8 deferred; /* this connection's request waits in defer_tid's slot */
-	__u8 pad[4];
+	__u8 tls;      /* TLS (tls.bpf.h): events are the plaintext of SSL calls */
+	__u8 pad[3];
 	__u32 wr_tid; /* the thread whose write entered at wr_ts */
 	__u32 defer_tid;
 	__u64 wr_ts; /* entry of a write in flight: no active_io entry needed */

@@ -18,6 +18,7 @@
 #include "detect_http1.bpf.h"
 #include "detect_redis.bpf.h"
 #include "ctx.bpf.h"
+#include "tls.bpf.h"
 #include "io.bpf.h"
 #include "sockops.bpf.h"
 
@@ -182,3 +183,53 @@ int BPF_PROG(cgroup_transfer, struct cgroup *dst, const char *path, struct task_
 	cgroup_forget(BPF_CORE_READ(task, tgid));
 	return 0;
 }
+/* ---- TLS: OpenSSL's plaintext calls (tls.bpf.h) ----------------------------
+ * Attached by user space (user/ingest/tls.c) to each libssl, and to each
+ * executable that exports OpenSSL's symbols; never auto-attached. */
+SEC("uprobe")
+int BPF_KPROBE(ssl_write_enter)
+{
+	return tls_enter(ctx, ST_DIR_EGRESS, false);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_write_ex_enter)
+{
+	return tls_enter(ctx, ST_DIR_EGRESS, true);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_read_enter)
+{
+	return tls_enter(ctx, ST_DIR_INGRESS, false);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_read_ex_enter)
+{
+	return tls_enter(ctx, ST_DIR_INGRESS, true);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_exit)
+{
+	return tls_exit(ctx, false);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_ex_exit)
+{
+	return tls_exit(ctx, true);
+}
+
+/* A process exec()ed: user space looks for OpenSSL in its new image. */
+SEC("raw_tp/sched_process_exec")
+int BPF_PROG(sched_exec)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	if (targ_tls && want_task(tgid))
+		emit_simple(ST_EV_EXEC, tgid, 0, 0, NULL);
+	return 0;
+}
+/* ---- end of TLS ---------------------------------------------------------- */

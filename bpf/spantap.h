@@ -42,6 +42,7 @@ enum st_event_type {
 	ST_EV_DATA = 1,	 /* bytes moved on a followed connection */
 	ST_EV_CLOSE = 2, /* the fd of a followed connection was closed */
 	ST_EV_EXIT = 3,	 /* a process (thread-group leader) exited */
+	ST_EV_EXEC = 4,	 /* a process exec()ed: user space looks for OpenSSL in it (tgid) */
 };
 
 enum st_dir {
@@ -67,6 +68,7 @@ enum st_event_flags {
 	ST_F_NO_DATA = 2, /* bytes counted only (sendfile, mmsg): no payload */
 	ST_F_START = 4,	  /* the first bytes after a change of direction */
 	ST_F_CTX = 8,	  /* ctx holds the trace context the kernel fixed for this message */
+	ST_F_TLS = 16,	  /* TLS plaintext, from OpenSSL's SSL_read/SSL_write (tls.bpf.h) */
 };
 
 /* Where the kernel took a request's trace context from (st_trace_ctx.src). */
@@ -151,6 +153,11 @@ enum st_counter {
 
 	/* cgroups whose ancestors were looked at (--cgroup) */
 	ST_C_CGROUP_WALKS = 20,
+	/* TLS (tls.bpf.h): indices 14..17 */
+	ST_C_TLS_EVENTS = 14, /* plaintext events from SSL_read/SSL_write */
+	ST_C_TLS_CONNS = 15,  /* sockets found to carry an SSL object: ciphertext dropped */
+	ST_C_TLS_NOFD = 16,   /* SSL calls dropped: no socket known for the SSL object */
+	ST_C_TLS_GUESS = 17,  /* SSL objects tied to the thread's last ciphertext socket (memory BIO) */
 	ST_C_MAX = 32,
 };
 

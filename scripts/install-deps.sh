@@ -7,7 +7,7 @@ pkgs=(
 	make clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcurl4-openssl-dev pkg-config
 	# tests: unit, then real servers and clients under the real tracer
 	libcmocka-dev python3-pytest python3-flask python3-redis redis-server redis-tools nginx curl wrk
-	python3-thrift thrift-compiler gunicorn nodejs
+	python3-thrift thrift-compiler gunicorn nodejs openssl
 	procps iproute2 clang-format
 	# cross-node tests: a Service DNAT, an option-stripping middlebox, the wire itself
 	iptables tcpdump

@@ -16,6 +16,7 @@
 #include "export/observe.h"
 #include "ingest/loader.h"
 #include "ingest/record.h"
+#include "ingest/tls.h"
 #include "proto/sessions.h"
 #include "span/span.h"
 #include "trace/alias.h"
@@ -94,6 +95,7 @@ static const char usage[] =
 	"      --metrics-listen ADDR:PORT\n"
 	"                          serve Prometheus metrics on http://ADDR:PORT/metrics\n"
 	"      --stats             print counters every 5 s (they are always printed on exit)\n"
+	"      --tls on|off        see inside TLS: uprobes on OpenSSL's SSL_read/SSL_write (default on)\n"
 	"      --max-conns N, --max-pending N, --max-held N\n"
 	"                          the same as --limit conns=N, pending=N, held=N\n"
 	"      --ringbuf-mb N      kernel ring buffer size in MiB, shared by one ring per CPU (default 16)\n"
@@ -180,6 +182,7 @@ static int parse_num(const char *flag, const char *s, long min, long max, long *
 
 enum {
 	OPT_CAPTURE = 256,
+	OPT_TLS,
 	OPT_STATS,
 	OPT_MAX_CONNS,
 	OPT_MAX_PENDING,
@@ -274,6 +277,7 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 		{"capture-bytes", required_argument, NULL, OPT_CAPTURE},
 		{"duration", required_argument, NULL, 'd'},
 		{"stats", no_argument, NULL, OPT_STATS},
+		{"tls", required_argument, NULL, OPT_TLS},
 		{"max-conns", required_argument, NULL, OPT_MAX_CONNS},
 		{"max-pending", required_argument, NULL, OPT_MAX_PENDING},
 		{"ringbuf-mb", required_argument, NULL, OPT_RINGBUF},
@@ -483,6 +487,13 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 		case OPT_PRINT:
 			cfg->print = 1;
 			break;
+		case OPT_TLS: /* TLS uprobes (user/ingest/tls.c) */
+			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
+				fprintf(stderr, "spantap: invalid value '%s' for --tls: expected on or off\n", optarg);
+				return -EINVAL;
+			}
+			cfg->lo.tls = strcmp(optarg, "on") == 0;
+			break;
 		case OPT_COLLECTOR:
 			cfg->collector = optarg;
 			break;
@@ -605,6 +616,7 @@ static int setup_cgwatch(struct config *cfg)
 		pr_info("no container matches --container/--namespace yet: waiting for one to start\n");
 	return 0;
 }
+static struct tls *tls; /* NULL with --tls off */
 
 /* Exporters from flags, else from the environment Jaeger's own clients
  * and OpenTelemetry's SDKs read; printing when there is no exporter, or
@@ -682,12 +694,21 @@ static void update_kernel_stats(void)
 		stats.traces_skipped += k[ST_C_ROOTS_SKIPPED] - kernel_skipped;
 		kernel_skipped = k[ST_C_ROOTS_SKIPPED];
 		stats.kernel_cgroup_walks = k[ST_C_CGROUP_WALKS];
+		stats.tls_events = k[ST_C_TLS_EVENTS];
+		stats.tls_conns = k[ST_C_TLS_CONNS];
+		stats.tls_nofd = k[ST_C_TLS_NOFD];
+		stats.tls_guessed = k[ST_C_TLS_GUESS];
+		tls__counts(tls, &stats.tls_files, &stats.tls_uprobes, &stats.tls_failed);
 	}
 }
 
 static void on_one(void *ctx, const struct st_event_hdr *h, size_t size)
 {
 	(void)ctx;
+	if (h->type == ST_EV_EXEC) { /* look for OpenSSL in the new image */
+		tls__on_exec(tls, h->tgid, h->ts_exit);
+		return;
+	}
 	if (conn_table__handle(h, size))
 		stats.parse_errors++;
 }
@@ -702,7 +723,7 @@ static int on_event(void *ctx, void *data, size_t size)
 
 int main(int argc, char **argv)
 {
-	struct config cfg = {.lo = {.capture_bytes = ST_CAPTURE_DEFAULT, .propagate = 1},
+	struct config cfg = {.lo = {.capture_bytes = ST_CAPTURE_DEFAULT, .propagate = 1, .tls = 1},
 			     .addr_links = 1,
 			     .gzip = -1,
 			     .sample = {.ratio = 1.0, .max_tps = SAMPLER_DEFAULT_MAX_TPS}};
@@ -774,7 +795,16 @@ int main(int argc, char **argv)
 		err = 1;
 		goto cleanup;
 	}
+	if (cfg.lo.tls) {
+		tls = tls__new(loader__object(ldr), cfg.lo.pids, cfg.lo.npids);
+		if (!tls) {
+			err = 1;
+			goto cleanup;
+		}
+		tls__scan_all(tls);
+	}
 	pr_info("tracing HTTP/1.x and Redis (%d BPF programs attached); Ctrl-C to stop\n", loader__nprogs(ldr));
+	tls__announce(tls);
 
 	start = last_tick = last_stats = last_sync = clock__mono_now();
 	while (!exiting) {
@@ -791,6 +821,7 @@ int main(int argc, char **argv)
 		uint64_t now = clock__mono_now();
 		if (now - last_tick > 250000000ULL) {
 			conn_table__tick(now);
+			tls__tick(tls, now);
 			last_tick = now;
 		}
 		/* follow NTP's adjustments of the wall clock */
@@ -828,6 +859,7 @@ cleanup:
 		stats__print(stderr);
 	}
 	cgwatch__free(cgw);
+	tls__free(tls); /* the uprobes go before the programs */
 	loader__destroy(ldr);
 	conn_table__free();
 	queuehop__reset();

@@ -6,7 +6,10 @@ Routes: /hello, /status/<code>, /chunked?n=<chunks>, /big?size=<bytes>,
 /call?port=<p>&path=<path>&redis=<port>: from the handling thread, GET
 http://127.0.0.1:<p><path> and send a Redis GET, then answer.
 Usage: httpapp.py PORT [BIND_ADDRESS]   (default 127.0.0.1; "::" is dual-stack)
+With TLS_DIR set (cert.pem and key.pem in it), it serves HTTPS, and /call
+calls over HTTPS, trusting cert.pem.
 """
+import os
 import socket
 import sys
 import time
@@ -54,7 +57,12 @@ class Handler(BaseHTTPRequestHandler):
         elif url.path == "/call":
             import http.client
             port = int(q["port"][0])
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            if TLS_DIR:
+                import ssl
+                ctx = ssl.create_default_context(cafile=os.path.join(TLS_DIR, "cert.pem"))
+                c = http.client.HTTPSConnection("127.0.0.1", port, timeout=5, context=ctx)
+            else:
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
             c.request("GET", q.get("path", ["/hello"])[0])
             status = c.getresponse().status
             c.close()
@@ -77,6 +85,9 @@ class Handler(BaseHTTPRequestHandler):
         self.send_body(200, b"%d\n" % n)
 
 
+TLS_DIR = os.environ.get("TLS_DIR")
+
+
 class Server(ThreadingHTTPServer):
     daemon_threads = True
 
@@ -90,4 +101,10 @@ if __name__ == "__main__":
     host = sys.argv[2] if len(sys.argv) > 2 else "127.0.0.1"
     if ":" in host:
         Server.address_family = socket.AF_INET6
-    Server((host, int(sys.argv[1])), Handler).serve_forever()
+    srv = Server((host, int(sys.argv[1])), Handler)
+    if TLS_DIR:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(os.path.join(TLS_DIR, "cert.pem"), os.path.join(TLS_DIR, "key.pem"))
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    srv.serve_forever()

@@ -46,7 +46,14 @@
 	X(spans_skipped, "spans of traces not sampled: not built or not exported")       \
 	X(profile_series, "latency series in the profile (--limit series=N)")            \
 	X(profile_overflow, "spans counted in the overflow series: series limit hit")    \
-	X(metrics_scrapes, "requests served on --metrics-listen")
+	X(metrics_scrapes, "requests served on --metrics-listen")                        \
+	X(tls_files, "files with OpenSSL probed (libssl, or executables carrying it)")   \
+	X(tls_uprobes, "TLS uprobes attached")                                           \
+	X(tls_failed, "files with OpenSSL that could not be probed")                     \
+	X(tls_events, "TLS plaintext events (SSL_read/SSL_write)")                       \
+	X(tls_conns, "sockets found to carry TLS: their ciphertext is ignored")          \
+	X(tls_nofd, "SSL calls whose socket was not known: not traced")                  \
+	X(tls_guessed, "SSL objects tied to their thread's last ciphertext socket")
 
 struct stats {
 #define X(name, desc) uint64_t name;

@@ -181,6 +181,7 @@ static struct conn *conn_create(const struct st_event_hdr *h)
 	c->fd = h->fd;
 	c->role = h->role;
 	c->proto = h->proto;
+	c->tls = (h->flags & ST_F_TLS) != 0; /* a TLS connection's events all are */
 	c->last_dir = 0xff;
 	c->family = h->family;
 	c->lport = h->lport;

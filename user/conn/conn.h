@@ -19,6 +19,7 @@ struct conn {
 	uint32_t tgid, fd;
 	uint8_t role, proto, last_dir, family;
 	uint8_t bad; /* replies did not parse: not this protocol, no spans */
+	uint8_t tls; /* its bytes are TLS plaintext (ST_F_TLS) */
 	uint16_t lport, rport;
 	uint8_t laddr[16], raddr[16];
 	uint8_t nladdr[16], nraddr[16]; /* the same as IPv6 (v4-mapped) */

@@ -211,6 +211,12 @@ struct loader *loader__open(const struct loader_opts *o, loader_event_fn fn, voi
 	l->skel->rodata->filter_cgroup = o->ncgroups > 0 || o->container_filter;
 	if (o->container_filter)
 		bpf_map__set_max_entries(l->skel->maps.filter_cgroups, ST_MAX_FILTER_CGROUPS);
+	l->skel->rodata->targ_tls = o->tls;
+	if (!o->tls) /* --tls off: the uprobe programs are not even loaded */
+		bpf_object__for_each_program (prog, l->skel->obj)
+			if (strstr(bpf_program__section_name(prog), "probe") ||
+			    !strcmp(bpf_program__name(prog), "sched_exec"))
+				bpf_program__set_autoload(prog, false);
 	ncpu = libbpf_num_possible_cpus();
 	if (ncpu <= 0)
 		ncpu = 1;
@@ -262,9 +268,9 @@ struct loader *loader__open(const struct loader_opts *o, loader_event_fn fn, voi
 		goto cleanup;
 	}
 	sockops_attach(l);
+	/* the uprobes are attached later, by user/ingest/tls.c */
 	bpf_object__for_each_program (prog, l->skel->obj)
-		if (bpf_program__autoload(prog))
-			l->nprogs++;
+		l->nprogs += bpf_program__autoload(prog);
 
 	l->fn = fn;
 	l->fn_ctx = ctx;
@@ -366,4 +372,9 @@ int loader__cgroup_filter(struct loader *l, uint64_t cgroup_id, int add)
 			prev = &key;
 	}
 	return 0;
+}
+
+struct bpf_object *loader__object(const struct loader *l)
+{
+	return l->skel->obj;
 }

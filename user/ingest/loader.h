@@ -34,6 +34,7 @@ struct loader_opts {
 	int ncgroups;
 	/* --container/--namespace: cgroups are added with loader__cgroup_filter */
 	int container_filter;
+	uint8_t tls; /* TLS uprobes (bpf/tls.bpf.h) on */
 };
 
 typedef int (*loader_event_fn)(void *ctx, void *data, size_t size);
@@ -61,5 +62,7 @@ int loader__cgroup_paths(const struct loader *l, const char *const **paths);
 /* Adds (add = 1) or removes a cgroup v2 id of the kernel's cgroup filter;
  * processes decided outside before are decided again. 0 or -errno. */
 int loader__cgroup_filter(struct loader *l, uint64_t cgroup_id, int add);
+/* The loaded object, for programs attached later (user/ingest/tls.c). */
+struct bpf_object *loader__object(const struct loader *l);
 
 #endif

@@ -89,6 +89,8 @@ static void emit_span(struct conn *c, const struct pending *p, int status, uint6
 		return;
 	span__begin(&sp, c, kind, p->ts_start, end_ts, p->tid);
 	stitch__apply(&sp, p);
+	if (c->tls)
+		span__tag_bool(&sp, "tls.established", true);
 	if (kind == SPAN_KIND_SERVER)
 		span__set_name(&sp, p->http.method, p->http.method_len, t, pathlen);
 	else
@@ -116,7 +118,10 @@ static void emit_span(struct conn *c, const struct pending *p, int status, uint6
 		put(host, sizeof(host), &hostlen, v6 ? "]:" : ":", v6 ? 2 : 1);
 		put(host, sizeof(host), &hostlen, port, (size_t)(num + sizeof(num) - port));
 	}
-	put(url, sizeof(url), &n, "http://", 7);
+	if (c->tls)
+		put(url, sizeof(url), &n, "https://", 8);
+	else
+		put(url, sizeof(url), &n, "http://", 7);
 	put(url, sizeof(url), &n, host, hostlen);
 	put(url, sizeof(url), &n, t, p->http.target_len);
 	if (kind == SPAN_KIND_CLIENT)
@@ -129,8 +134,8 @@ static void emit_span(struct conn *c, const struct pending *p, int status, uint6
 		span__tag_str(&sp, "server.address", host, (size_t)(colon - host));
 	else
 		span__tag_str(&sp, "server.address", host, hostlen);
-	if (kind == SPAN_KIND_SERVER)
-		span__tag_cstr(&sp, "url.scheme", "http");
+	if (kind == SPAN_KIND_SERVER || c->tls)
+		span__tag_cstr(&sp, "url.scheme", c->tls ? "https" : "http");
 	span__tag_cstr(&sp, "network.protocol.name", "http");
 	ver[0] = '1';
 	ver[1] = '.';

@@ -139,6 +139,8 @@ static void emit_span(struct conn *c, struct pending *p, const struct resp_msg *
 		return;
 	span__begin(&sp, c, kind, p->ts_start, end_ts, p->tid);
 	stitch__apply(&sp, p);
+	if (c->tls)
+		span__tag_bool(&sp, "tls.established", true);
 	span__set_name(&sp, p->redis.cmd, p->redis.cmd_len, "", 0);
 	put(stmt, sizeof(stmt), &n, p->redis.cmd, p->redis.cmd_len);
 	for (uint32_t i = 1; i < p->redis.nargs && n < sizeof(stmt) - 8; i++) {
