@@ -359,7 +359,7 @@ def test_live_view_plain_when_piped(latencyapp):
 
 def test_summary_default_on_terminal(tmux, latencyapp):
     """a bounded run on a terminal ends with the profile, after the spans"""
-    tmux("new-session", "-d", "-s", "t", "-x", "150", "-y", "50",
+    tmux("new-session", "-d", "-s", "t", "-x", "150", "-y", "300",
          "%s -d 3 --port %d; echo EXITED $?; sleep 60" % (SPANTAP, latencyapp.port))
     time.sleep(1)
     load(latencyapp.port, threads=2, **{"/fast": 4})
