@@ -24,6 +24,10 @@ const volatile __u32 targ_wakeup_bytes = 256 * 1024;
 const volatile __u32 targ_capture = ST_CAPTURE_DEFAULT;
 const volatile __u8 filter_pid = 0;
 const volatile __u8 filter_port = 0;
+/* Kernel features the loader probed (never read off the version string);
+ * without them the programs take the fallback beside each use. */
+const volatile __u8 targ_task_btf = 1;	/* bpf_get_current_task_btf (5.11) */
+const volatile __u8 targ_task_regs = 1; /* bpf_task_pt_regs (5.15); implies targ_task_btf */
 
 struct conn_key {
 	__u32 tgid;
@@ -180,6 +184,12 @@ struct {
 	__type(value, __u8);
 } filter_ports SEC(".maps");
 
-static __u64 next_conn_id;
+/* connection ids handed out on this CPU (see conn_id_new) */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} conn_ids SEC(".maps");
 
 #endif

@@ -24,6 +24,12 @@ static __always_inline __u64 proc_start_of(struct task_struct *t)
 
 static __always_inline __u64 proc_start(void)
 {
+	if (!targ_task_btf) {
+		/* before 5.11: an untyped pointer, read with helper calls */
+		struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+
+		return BPF_CORE_READ(t, group_leader, start_time);
+	}
 	return proc_start_of(bpf_get_current_task_btf());
 }
 
@@ -116,6 +122,22 @@ static __always_inline void fd_forget(struct conn_key *key)
 	bpf_map_delete_elem(&not_tcp, key);
 }
 
+/* A connection id never handed out before, non-zero: this CPU's count and
+ * the CPU. Callers are syscall tracepoint programs, which run with
+ * preemption off and never nest on a CPU, so the count needs no atomic; a
+ * fetching atomic on one shared counter would need 5.12 (BPF_FETCH) and
+ * bounce its cache line between CPUs. */
+static __always_inline __u64 conn_id_new(void)
+{
+	__u32 zero = 0;
+	__u64 *n = bpf_map_lookup_elem(&conn_ids, &zero);
+
+	if (!n)
+		return 0;
+	*n += 1;
+	return *n << 16 | bpf_get_smp_processor_id();
+}
+
 /* Start following (tgid, fd) if it is a TCP socket. */
 static __always_inline struct conn_info *conn_new(struct conn_key *key, __u8 role)
 {
@@ -127,7 +149,9 @@ static __always_inline struct conn_info *conn_new(struct conn_key *key, __u8 rol
 		bpf_map_update_elem(&not_tcp, key, &start, BPF_ANY);
 		return NULL;
 	}
-	ci.conn_id = __sync_fetch_and_add(&next_conn_id, 1) + 1;
+	ci.conn_id = conn_id_new();
+	if (!ci.conn_id)
+		return NULL;
 	ci.start = proc_start();
 	ci.role = role;
 	ci.last_dir = 0xff;
