@@ -13,6 +13,9 @@ pkgs=(
 	libclang-rt-14-dev
 	# benchmark: the floor reference
 	bpftrace
+	# make test-kernels: Debian's kernels under qemu with a busybox initramfs;
+	# make ARCH=arm64: the cross compiler (its libraries: scripts/arm64-sysroot.sh)
+	qemu-system-x86 qemu-system-arm busybox-static gcc-aarch64-linux-gnu
 )
 missing=()
 for p in "${pkgs[@]}"; do
