@@ -22,6 +22,8 @@ enum link_state {
 /* Learns the host's own addresses, so that only requests from local peers
  * wait for their client. */
 void link__init(void);
+/* Forgets every request kept for a late peer (tests). */
+void link__reset(void);
 /* A connection was created: its local address is a local address. */
 void link__conn_new(const struct conn *c);
 /* p's ids were just fixed on c: link it to its peer request, if traced. */
