@@ -40,7 +40,7 @@ KERNELS = {
     "6.1": ("amd64", "bookworm", set(), 28),
     "6.12": ("amd64", "bookworm-backports", set(), 28),
     # the arm64 build in an arm64 userland (Debian's packages unpacked)
-    "arm64-6.1": ("arm64", "bookworm", set(), 28),
+    "arm64-6.1": ("arm64", "bookworm", set(), 27),  # no dup2 syscall there
 }
 # the arm64 guest's root: what guest.sh runs, from bookworm, unpacked
 ARM64_ROOT_PACKAGES = ["busybox-static", "nginx", "curl", "redis-server", "redis-tools", "iproute2",
@@ -135,6 +135,8 @@ class Apt:
         for name, ver in want:
             deb = glob.glob(os.path.join(debs, glob.escape("%s_%s_" % (name, ver.replace(":", "%3a"))) + "*.deb"))
             subprocess.run(["dpkg-deb", "-x", deb[0], dest], check=True)
+        for d in ("proc", "sys", "dev", "tmp", "run"):  # mount points
+            os.makedirs(os.path.join(dest, d), exist_ok=True)
         with open(stamp, "w") as f:
             f.write(" ".join(packages))
         return dest

@@ -113,7 +113,7 @@ static void probe_features(struct spantap_bpf *skel)
 		task_btf && libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_task_pt_regs, NULL) == 1;
 	struct bpf_program *prog, *base;
 	const char *sfx = "_saved";
-	char name[64];
+	char name[128];
 
 	/* the fallbacks on any kernel, for tests */
 	if (getenv("SPANTAP_FORCE_FALLBACKS"))
@@ -139,6 +139,23 @@ static void probe_features(struct spantap_bpf *skel)
 		base = bpf_object__find_program_by_name(skel->obj, name);
 		if (base)
 			bpf_program__set_autoload(base, task_regs);
+	}
+	/* and none for a syscall this architecture does not have (arm64 has
+	 * no dup2) */
+	bpf_object__for_each_program (prog, skel->obj) {
+		const char *sec = bpf_program__section_name(prog), *tp = sec + strlen("tracepoint/");
+		struct stat st;
+
+		if (strncmp(sec, "tracepoint/", strlen("tracepoint/")) != 0 || !bpf_program__autoload(prog))
+			continue;
+		snprintf(name, sizeof(name), "/sys/kernel/tracing/events/%s", tp);
+		if (stat(name, &st) == 0)
+			continue;
+		snprintf(name, sizeof(name), "/sys/kernel/debug/tracing/events/%s", tp);
+		if (stat(name, &st) == 0)
+			continue;
+		pr_debug("no tracepoint %s on this kernel: program '%s' not loaded\n", tp, bpf_program__name(prog));
+		bpf_program__set_autoload(prog, false);
 	}
 }
 
