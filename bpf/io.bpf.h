@@ -254,7 +254,7 @@ static __always_inline struct conn_info *io_from_regs(struct task_struct *t, str
 	if (!regs)
 		return NULL;
 	/* a BTF pointer: plain loads, no helper call per argument */
-	io->fd = (__u32)PT_REGS_PARM1(regs);
+	io->fd = (__u32)PT_REGS_PARM1_SYSCALL(regs); /* arm64: orig_x0, x0 is the return value */
 	key.fd = io->fd;
 	ci = conn_lookup_at(&key, start);
 	if (!ci) {
@@ -266,8 +266,8 @@ static __always_inline struct conn_info *io_from_regs(struct task_struct *t, str
 	}
 	if (ci->proto == ST_PROTO_OTHER)
 		return NULL;
-	io->ptr = PT_REGS_PARM2(regs);
-	io->cnt = (__u32)PT_REGS_PARM3(regs);
+	io->ptr = PT_REGS_PARM2_SYSCALL(regs);
+	io->cnt = (__u32)PT_REGS_PARM3_SYSCALL(regs);
 	io->ts = now;
 	io->kind = kind;
 	io->dir = dir;
