@@ -24,7 +24,7 @@ def test_fallbacks_trace_http_and_redis(tracer, httpapp, redis_server):
     spans = t.stop()
     got = sorted((s["kind"], s["service"], s["name"], s["error"]) for s in spans)
     assert got == [("client", "curl", "GET", True), ("client", "redis-cli", "SET", False),
-                   ("server", "httpapp", "GET /status/503", False), ("server", "redis-server", "SET", False)], spans
+                   ("server", "httpapp", "GET /status/503", True), ("server", "redis-server", "SET", False)], spans
     ids = {s["span_id"]: s for s in spans}
     for s in spans:
         if s["kind"] == "server":

@@ -19,7 +19,6 @@ import lzma
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 
