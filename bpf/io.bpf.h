@@ -40,18 +40,23 @@ static __always_inline void stash(__u8 kind, __u8 dir, __u32 fd, __u64 ptr, __u3
 			if (ci->proto == ST_PROTO_OTHER)
 				return;
 			/* the exit finds its arguments in the saved registers
-			 * and its entry time here: no active_io entry */
-			ci->wr_ts = bpf_ktime_get_ns();
-			ci->wr_tid = (__u32)id;
+			 * and its entry time here: no active_io entry (without
+			 * bpf_task_pt_regs, all of them go to active_io) */
+			__u64 now = bpf_ktime_get_ns();
+
 			/* a client request starts: its ids are fixed now, before
 			 * its first segment is built, so that the TCP option
 			 * carries them (ctx.bpf.h) */
 			if (ci->role == ST_ROLE_CLIENT && ci->last_dir != ST_DIR_EGRESS && !ci->npre)
-				client_ctx(ci, (__u32)id, ci->wr_ts, true);
+				client_ctx(ci, (__u32)id, now, true);
+			if (targ_task_regs) {
+				ci->wr_ts = now;
+				ci->wr_tid = (__u32)id;
+				return;
+			}
+		} else if (not_tcp_known_at(&key, proc_start())) {
 			return;
 		}
-		if (not_tcp_known_at(&key, proc_start()))
-			return;
 	}
 	a.ptr = ptr;
 	a.ts = bpf_ktime_get_ns();
@@ -113,8 +118,12 @@ static __always_inline void fill_hdr(struct event_buf *e, struct task_struct *t,
 	e->h.len = len;
 	__builtin_memcpy(e->h.laddr, ci->laddr, 16);
 	__builtin_memcpy(e->h.raddr, ci->raddr, 16);
-	/* the thread's name, read through its BTF pointer: no helper call */
-	__builtin_memcpy(e->h.comm, t->comm, sizeof(e->h.comm));
+	/* the thread's name, read through its BTF pointer: no helper call
+	 * (t is NULL before 5.11: a helper call then) */
+	if (targ_task_btf)
+		__builtin_memcpy(e->h.comm, t->comm, sizeof(e->h.comm));
+	else
+		bpf_get_current_comm(e->h.comm, sizeof(e->h.comm));
 }
 
 /* Returns 1 when e starts a message: the caller fixes its context and
@@ -278,7 +287,7 @@ static __always_inline struct conn_info *io_from_regs(struct task_struct *t, str
 	if (!regs)
 		return NULL;
 	/* a BTF pointer: plain loads, no helper call per argument */
-	io->fd = (__u32)PT_REGS_PARM1(regs);
+	io->fd = (__u32)PT_REGS_PARM1_SYSCALL(regs); /* arm64: orig_x0, x0 is the return value */
 	key.fd = io->fd;
 	ci = conn_lookup_at(&key, start);
 	if (!ci) {
@@ -294,8 +303,8 @@ static __always_inline struct conn_info *io_from_regs(struct task_struct *t, str
 		return NULL;
 	if (ci->proto == ST_PROTO_OTHER)
 		return NULL;
-	io->ptr = PT_REGS_PARM2(regs);
-	io->cnt = (__u32)PT_REGS_PARM3(regs);
+	io->ptr = PT_REGS_PARM2_SYSCALL(regs);
+	io->cnt = (__u32)PT_REGS_PARM3_SYSCALL(regs);
 	io->ts = now;
 	io->kind = kind;
 	io->dir = dir;
@@ -349,6 +358,47 @@ static __always_inline int on_exit(void *ctx, long ret, __u8 kind, __u8 dir)
 		return 0;
 	if (io.kind == IO_MMSG)
 		ret = mmsg_bytes((const struct mmsghdr *)io.ptr, ret);
+	emit_out(t, ci, &io, id, ret, now, dir == ST_DIR_INGRESS && kind != IO_MMSG);
+	return 0;
+}
+
+/* The exit of a read or write where bpf_task_pt_regs is missing (before
+ * 5.15; these programs are loaded only there): its arguments are the ones
+ * its entry program kept in active_io. A read that was waiting when spantap
+ * attached has no entry there and is missed. */
+static __always_inline int on_exit_saved(void *ctx, long ret, __u8 kind, __u8 dir)
+{
+	__u64 id = bpf_get_current_pid_tgid(), now, start;
+	struct active_io *a = bpf_map_lookup_elem(&active_io, &id), io;
+	struct conn_key key = {.tgid = id >> 32};
+	struct task_struct *t;
+	struct conn_info *ci;
+
+	if (!a)
+		return 0;
+	io = *a;
+	bpf_map_delete_elem(&active_io, &id);
+	if (ret <= 0 || io.kind != kind)
+		return 0; /* failed, or left by a syscall whose exit was not seen */
+	now = bpf_ktime_get_ns();
+	start = proc_start();
+	key.fd = io.fd;
+	ci = conn_lookup_at(&key, start);
+	if (!ci) {
+		if (not_tcp_known_at(&key, start))
+			return 0;
+		ci = conn_new(&key, ST_ROLE_UNKNOWN);
+		if (!ci)
+			return 0;
+	}
+	if (ci->proto == ST_PROTO_OTHER)
+		return 0;
+	if (dir == ST_DIR_INGRESS)
+		io.ts = now; /* a read's span time is its exit */
+	if (io.kind == IO_MMSG)
+		ret = mmsg_bytes((const struct mmsghdr *)io.ptr, ret);
+	/* before 5.11 there is no BTF pointer: fill_hdr uses a helper */
+	t = targ_task_btf ? bpf_get_current_task_btf() : NULL;
 	emit_out(t, ci, &io, id, ret, now, dir == ST_DIR_INGRESS && kind != IO_MMSG);
 	return 0;
 }

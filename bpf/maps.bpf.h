@@ -34,6 +34,10 @@ const volatile __u64 targ_sample_below = 1ULL << 32;
 const volatile __u64 targ_max_tps = 0;
 const volatile __u64 targ_mark_key0 = 0;
 const volatile __u64 targ_mark_key1 = 0;
+/* Kernel features the loader probed (never read off the version string);
+ * without them the programs take the fallback beside each use. */
+const volatile __u8 targ_task_btf = 1;	/* bpf_get_current_task_btf (5.11) */
+const volatile __u8 targ_task_regs = 1; /* bpf_task_pt_regs (5.15); implies targ_task_btf */
 
 struct conn_key {
 	__u32 tgid;
@@ -250,6 +254,12 @@ struct {
 	__type(value, struct sample_tokens);
 } sample_bucket SEC(".maps");
 
-static __u64 next_conn_id;
+/* connection ids handed out on this CPU (see conn_id_new) */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} conn_ids SEC(".maps");
 
 #endif

@@ -89,6 +89,17 @@ static __always_inline void output(struct event_buf *e, struct conn_info *ci, __
 	send_record((__u8 *)e + off, n, ci, nev);
 }
 
+/* l (at most ST_DEFER_SLOT) bounded again in the register the call takes:
+ * verifiers before 6.8 or so lose a bound checked on a copy that the
+ * compiler spilled to the stack (6.1 refused to load without this) */
+static __always_inline __u32 defer_len(__u32 l)
+{
+	asm volatile("if %[l] <= %[max] goto defer_len_%=; %[l] = %[max]; defer_len_%=:"
+		     : [l] "+r"(l)
+		     : [max] "i"(ST_DEFER_SLOT));
+	return l;
+}
+
 static __always_inline struct defer_slot *slot_of(__u32 tid)
 {
 	return bpf_map_lookup_elem(&deferred, &tid);
@@ -145,7 +156,7 @@ static __always_inline void dispatch(struct event_buf *e, struct conn_info *ci, 
 			/* bound l in the register the verifier sees */
 			asm volatile("" : "+r"(l));
 			l &= 0xfff;
-			if (l <= ST_DEFER_SLOT && t && !bpf_probe_read_kernel(t->ev, l, &e->h)) {
+			if (l <= ST_DEFER_SLOT && t && !bpf_probe_read_kernel(t->ev, defer_len(l), &e->h)) {
 				t->len = (l + 7) & ~7;
 				t->conn_id = ci->conn_id;
 				ci->deferred = 1;

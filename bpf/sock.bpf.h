@@ -24,6 +24,12 @@ static __always_inline __u64 proc_start_of(struct task_struct *t)
 
 static __always_inline __u64 proc_start(void)
 {
+	if (!targ_task_btf) {
+		/* before 5.11: an untyped pointer, read with helper calls */
+		struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+
+		return BPF_CORE_READ(t, group_leader, start_time);
+	}
 	return proc_start_of(bpf_get_current_task_btf());
 }
 
@@ -120,22 +126,42 @@ static __always_inline void fd_forget(struct conn_key *key)
  * the programs that create one are near the 512-byte limit) */
 static const struct conn_info conn_zero;
 
+/* A connection id never handed out before, non-zero: this CPU's count and
+ * the CPU. Callers are syscall tracepoint programs, which run with
+ * preemption off and never nest on a CPU, so the count needs no atomic; a
+ * fetching atomic on one shared counter would need 5.12 (BPF_FETCH) and
+ * bounce its cache line between CPUs. */
+static __always_inline __u64 conn_id_new(void)
+{
+	__u32 zero = 0;
+	__u64 *n = bpf_map_lookup_elem(&conn_ids, &zero);
+
+	if (!n)
+		return 0;
+	*n += 1;
+	return *n << 16 | bpf_get_smp_processor_id();
+}
+
 /* Start following (tgid, fd) if it is a TCP socket. */
 static __always_inline struct conn_info *conn_new(struct conn_key *key, __u8 role)
 {
 	struct sock *sk = fd_tcp_sock(key->fd);
 	struct conn_info *ci;
+	__u64 id;
 
 	if (!sk) {
 		__u64 start = proc_start();
 		bpf_map_update_elem(&not_tcp, key, &start, BPF_ANY);
 		return NULL;
 	}
+	id = conn_id_new();
+	if (!id)
+		return NULL;
 	if (bpf_map_update_elem(&conn_info, key, &conn_zero, BPF_ANY) || !(ci = bpf_map_lookup_elem(&conn_info, key))) {
 		count(ST_C_CONN_FULL, 1);
 		return NULL;
 	}
-	ci->conn_id = __sync_fetch_and_add(&next_conn_id, 1) + 1;
+	ci->conn_id = id;
 	ci->start = proc_start();
 	ci->role = role;
 	ci->last_dir = 0xff;

@@ -25,6 +25,16 @@
 #define ARG(i) (((struct trace_event_raw_sys_enter *)ctx)->args[i])
 #define RET() (((struct trace_event_raw_sys_exit *)ctx)->ret)
 
+/* Where bpf_task_pt_regs is missing (before 5.15) the exits take their
+ * arguments from what the entry kept: a second variant of each read and
+ * write program, named *_saved; the loader loads one variant or the other. */
+#define SAVED_EXIT_PROG(name, kind, dir)                     \
+	SEC("tracepoint/syscalls/sys_exit_" #name)           \
+	int exit_##name##_saved(void *ctx)                   \
+	{                                                    \
+		return on_exit_saved(ctx, RET(), kind, dir); \
+	}
+
 #define IO_PROGS(name, kind, dir, cnt_arg)                        \
 	SEC("tracepoint/syscalls/sys_enter_" #name)               \
 	int enter_##name(void *ctx)                               \
@@ -38,25 +48,37 @@
 		return on_exit(ctx, RET(), kind, dir);            \
 	}
 
+#define WRITE_PROGS(name, kind, cnt_arg)             \
+	IO_PROGS(name, kind, ST_DIR_EGRESS, cnt_arg) \
+	SAVED_EXIT_PROG(name, kind, ST_DIR_EGRESS)
+
 /* Reads need no entry program: their bytes exist only at exit, a read's
- * span time is its exit, and the arguments are in the saved registers. */
-#define READ_PROG(name, kind)                                     \
-	SEC("tracepoint/syscalls/sys_exit_" #name)                \
-	int exit_##name(void *ctx)                                \
-	{                                                         \
-		return on_exit(ctx, RET(), kind, ST_DIR_INGRESS); \
-	}
+ * span time is its exit, and the arguments are in the saved registers
+ * (before 5.15, enter_*_saved keeps them). */
+#define READ_PROG(name, kind)                                                      \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                                 \
+	int exit_##name(void *ctx)                                                 \
+	{                                                                          \
+		return on_exit(ctx, RET(), kind, ST_DIR_INGRESS);                  \
+	}                                                                          \
+	SEC("tracepoint/syscalls/sys_enter_" #name)                                \
+	int enter_##name##_saved(void *ctx)                                        \
+	{                                                                          \
+		stash(kind, ST_DIR_INGRESS, (__u32)ARG(0), ARG(1), (__u32)ARG(2)); \
+		return 0;                                                          \
+	}                                                                          \
+	SAVED_EXIT_PROG(name, kind, ST_DIR_INGRESS)
 
 READ_PROG(read, IO_BUF)
 READ_PROG(recvfrom, IO_BUF)
 READ_PROG(readv, IO_IOV)
 READ_PROG(recvmsg, IO_MSG)
 READ_PROG(recvmmsg, IO_MMSG)
-IO_PROGS(write, IO_BUF, ST_DIR_EGRESS, 0)
-IO_PROGS(sendto, IO_BUF, ST_DIR_EGRESS, 0)
-IO_PROGS(writev, IO_IOV, ST_DIR_EGRESS, (__u32)ARG(2))
-IO_PROGS(sendmsg, IO_MSG, ST_DIR_EGRESS, 0)
-IO_PROGS(sendmmsg, IO_MMSG, ST_DIR_EGRESS, (__u32)ARG(2))
+WRITE_PROGS(write, IO_BUF, 0)
+WRITE_PROGS(sendto, IO_BUF, 0)
+WRITE_PROGS(writev, IO_IOV, (__u32)ARG(2))
+WRITE_PROGS(sendmsg, IO_MSG, 0)
+WRITE_PROGS(sendmmsg, IO_MMSG, (__u32)ARG(2))
 IO_PROGS(accept, IO_ACCEPT, 0, 0)
 IO_PROGS(accept4, IO_ACCEPT, 0, 0)
 IO_PROGS(connect, IO_CONNECT, 0, 0)
@@ -74,6 +96,7 @@ int exit_sendfile64(void *ctx)
 {
 	return on_exit(ctx, RET(), IO_COUNT, ST_DIR_EGRESS);
 }
+SAVED_EXIT_PROG(sendfile64, IO_COUNT, ST_DIR_EGRESS)
 
 /* fd of the current process stops naming its socket */
 static __always_inline void fd_gone(__u32 fd)

@@ -20,6 +20,9 @@ pkgs=(
 	docker.io containerd runc python3-kubernetes yamllint
 	# the profile's tests: the live view in a terminal, a real Prometheus scraping spantap
 	tmux prometheus
+	# make test-kernels: Debian's kernels under qemu with a busybox initramfs;
+	# make ARCH=arm64: the cross compiler (its libraries: scripts/arm64-sysroot.sh)
+	qemu-system-x86 qemu-system-arm busybox-static gcc-aarch64-linux-gnu
 )
 # OTLP tests decode with OpenTelemetry's JavaScript packages from the npm registry
 command -v npm >/dev/null || pkgs+=(npm)

@@ -90,6 +90,7 @@ static int setup(void **state)
 	assert_int_equal(conn_table__init(&lim), 0);
 	sessions__register();
 	assert_int_equal(alias__init(&alim), 0);
+	link__reset();
 	memset(&stats, 0, sizeof(stats));
 	ngot = 0;
 	return 0;
@@ -164,6 +165,30 @@ static void test_server_seen_first(void **state)
 	assert_memory_equal(o->trace_id, c->trace_id, 16);
 	assert_memory_equal(b->trace_id, c->trace_id, 16);
 	assert_int_equal(stats.links, 2);
+}
+
+static void test_client_answered_before_server_seen(void **state)
+{
+	(void)state;
+	/* the kernel sends the server's request with its response, when the
+	 * response's write returns: on one CPU that can be after curl read it */
+	ev(&curl, ST_DIR_EGRESS, 1000, 1100, REQ_A);
+	ev(&curl, ST_DIR_INGRESS, 1150, 1500, RESP);
+	assert_int_equal(ngot, 1);
+	ev(&front, ST_DIR_INGRESS, 1050, 1200, REQ_A);
+	ev(&front, ST_DIR_EGRESS, 1300, 1600, RESP);
+	assert_int_equal(ngot, 2);
+	const struct span *c = find("GET", 10), *s = find("GET /a", 20);
+	assert_int_equal(c->parent_id, 0);
+	assert_int_equal(s->parent_id, c->span_id);
+	assert_memory_equal(s->trace_id, c->trace_id, 16);
+	assert_int_equal(stats.links, 1);
+	/* claimed once: the next request on the connection is not its child */
+	ev(&front, ST_DIR_INGRESS, 1700, 1800, REQ_A);
+	ev(&front, ST_DIR_EGRESS, 1900, 2000, RESP);
+	alias__tick(1000 + LINK_WAIT_NS + 2000);
+	assert_int_equal(ngot, 3);
+	assert_int_equal(got[2].parent_id, 0);
 }
 
 static void test_no_client_in_time(void **state)
@@ -375,6 +400,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_client_seen_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_seen_first, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_client_answered_before_server_seen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_client_in_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_different_request_not_linked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hold_is_bounded, setup, teardown),

@@ -102,6 +102,70 @@ static int libbpf_log(enum libbpf_print_level lvl, const char *fmt, va_list ap)
 	return 0;
 }
 
+/* One line per feature the kernel lacks: what is used instead, and what
+ * that costs or loses. */
+static void fallback(const char *feature, const char *since, const char *instead)
+{
+	pr_info("kernel has no %s (Linux %s and later): %s\n", feature, since, instead);
+}
+
+/* Kernel features the programs can do without, probed by loading a tiny
+ * program (never read off the version string) and passed in rodata. Where
+ * bpf_task_pt_regs is missing, each program that reads syscall arguments
+ * from the saved registers is replaced by its variant named <name>_saved. */
+static void probe_features(struct spantap_bpf *skel)
+{
+	bool task_btf = libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_get_current_task_btf, NULL) == 1;
+	bool task_regs =
+		task_btf && libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_task_pt_regs, NULL) == 1;
+	struct bpf_program *prog, *base;
+	const char *sfx = "_saved";
+	char name[128];
+
+	/* the fallbacks on any kernel, for tests */
+	if (getenv("SPANTAP_FORCE_FALLBACKS"))
+		task_btf = task_regs = false;
+	skel->rodata->targ_task_btf = task_btf;
+	skel->rodata->targ_task_regs = task_regs;
+	if (!task_btf)
+		fallback(
+			"bpf_get_current_task_btf", "5.11",
+			"thread names and process start times read through helper calls (a little more CPU per event)");
+	if (!task_regs)
+		fallback("bpf_task_pt_regs", "5.15",
+			 "read and write arguments kept at syscall entry (a map update per read and write); reads "
+			 "already waiting when spantap started are missed");
+	bpf_object__for_each_program (prog, skel->obj) {
+		const char *n = bpf_program__name(prog);
+		size_t len = strlen(n), slen = strlen(sfx);
+
+		if (len <= slen || len - slen >= sizeof(name) || strcmp(n + len - slen, sfx) != 0)
+			continue;
+		bpf_program__set_autoload(prog, !task_regs);
+		snprintf(name, sizeof(name), "%.*s", (int)(len - slen), n);
+		base = bpf_object__find_program_by_name(skel->obj, name);
+		if (base)
+			bpf_program__set_autoload(base, task_regs);
+	}
+	/* and none for a syscall this architecture does not have (arm64 has
+	 * no dup2) */
+	bpf_object__for_each_program (prog, skel->obj) {
+		const char *sec = bpf_program__section_name(prog), *tp = sec + strlen("tracepoint/");
+		struct stat st;
+
+		if (strncmp(sec, "tracepoint/", strlen("tracepoint/")) != 0 || !bpf_program__autoload(prog))
+			continue;
+		snprintf(name, sizeof(name), "/sys/kernel/tracing/events/%s", tp);
+		if (stat(name, &st) == 0)
+			continue;
+		snprintf(name, sizeof(name), "/sys/kernel/debug/tracing/events/%s", tp);
+		if (stat(name, &st) == 0)
+			continue;
+		pr_debug("no tracepoint %s on this kernel: program '%s' not loaded\n", tp, bpf_program__name(prog));
+		bpf_program__set_autoload(prog, false);
+	}
+}
+
 static int ensure_tracefs(void)
 {
 	struct stat st;
@@ -217,6 +281,7 @@ struct loader *loader__open(const struct loader_opts *o, loader_event_fn fn, voi
 			if (strstr(bpf_program__section_name(prog), "probe") ||
 			    !strcmp(bpf_program__name(prog), "sched_exec"))
 				bpf_program__set_autoload(prog, false);
+	probe_features(l->skel);
 	ncpu = libbpf_num_possible_cpus();
 	if (ncpu <= 0)
 		ncpu = 1;

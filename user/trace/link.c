@@ -38,6 +38,20 @@ void link__by_address(int on)
 	addr_links = on;
 }
 
+/* And a client request may be answered (its span out) before its server's
+ * request arrives: the kernel sends a server's request with its response,
+ * when the response's write returns, which can be after the client's read
+ * returned (seen on a one-CPU machine). What the server needs is kept here. */
+#define DONE_SLOTS 256
+struct done {
+	uint8_t laddr[16], raddr[16]; /* the client's end */
+	uint16_t lport, rport;
+	uint64_t fp, ts_start, span_id;
+	uint8_t trace_id[16];
+};
+static struct done done[DONE_SLOTS];
+static uint32_t done_next;
+
 static uint32_t addr_hash(const uint8_t a[16])
 {
 	return (uint32_t)(fp__add(FP_INIT, a, 16) >> 20) & (LOCAL_SLOTS - 1);
@@ -92,15 +106,55 @@ void link__init(void)
 	freeifaddrs(ifa);
 }
 
+void link__reset(void)
+{
+	memset(late, 0, sizeof(late));
+	memset(done, 0, sizeof(done));
+	late_next = late_live = done_next = 0;
+}
+
 void link__conn_new(const struct conn *c)
 {
 	local_add(c->nladdr);
+}
+
+static void done_add(const struct conn *c, const struct pending *p)
+{
+	struct done *d = &done[done_next++ % DONE_SLOTS];
+
+	memcpy(d->laddr, c->nladdr, 16);
+	memcpy(d->raddr, c->nraddr, 16);
+	d->lport = c->lport;
+	d->rport = c->rport;
+	d->fp = p->fp;
+	d->ts_start = p->ts_start;
+	d->span_id = p->span_id;
+	memcpy(d->trace_id, p->trace_id, 16);
+}
+
+/* The answered client request of server request p on c, claimed; within
+ * LINK_WAIT_NS, as a server request waits for its client no longer. */
+static struct done *done_claim(const struct conn *c, const struct pending *p)
+{
+	for (uint32_t i = 0; i < DONE_SLOTS; i++) {
+		struct done *d = &done[i];
+
+		if (!d->fp || d->fp != p->fp || d->lport != c->rport || d->rport != c->lport ||
+		    d->ts_start > p->ts_start || p->ts_start - d->ts_start > LINK_WAIT_NS ||
+		    memcmp(d->laddr, c->nraddr, 16) || memcmp(d->raddr, c->nladdr, 16))
+			continue;
+		d->fp = 0;
+		return d;
+	}
+	return NULL;
 }
 
 void link__pending_out(const struct conn *c, const struct pending *p)
 {
 	struct late *l;
 
+	if (p->link == LS_OPEN && c->role == ST_ROLE_CLIENT && p->fp)
+		done_add(c, p);
 	if (p->link != LS_WAIT || !alias__waiting(p->trace_id))
 		return;
 	l = &late[late_next++ % LATE_SLOTS];
@@ -169,6 +223,14 @@ static void server_request(struct conn *c, struct pending *p)
 			stats.links++;
 			return;
 		}
+	}
+	struct done *d = is_local(c->nraddr) ? done_claim(c, p) : NULL;
+	if (d) {
+		memcpy(p->trace_id, d->trace_id, 16);
+		p->parent_id = d->span_id;
+		p->link = LS_LINKED;
+		stats.links++;
+		return;
 	}
 	/* a root, for now: its sampling is decided here (a link later makes
 	 * it its client's, decision included) */

@@ -25,6 +25,8 @@ void link__init(void);
 /* Off: same-host links only through the TCP option (the kernel's context);
  * on by default, for peers whose packets carry none. */
 void link__by_address(int on);
+/* Forgets every request kept for a late peer (tests). */
+void link__reset(void);
 /* A connection was created: its local address is a local address. */
 void link__conn_new(const struct conn *c);
 /* p's ids were just fixed on c: link it to its peer request, if traced. */
