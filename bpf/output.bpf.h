@@ -61,6 +61,17 @@ static __always_inline void send_record(void *data, __u32 n, struct conn_info *c
 		ci->gap = 0;
 }
 
+/* l (at most ST_DEFER_SLOT) bounded again in the register the call takes:
+ * verifiers before 6.8 or so lose a bound checked on a copy that the
+ * compiler spilled to the stack (6.1 refused to load without this) */
+static __always_inline __u32 defer_len(__u32 l)
+{
+	asm volatile("if %[l] <= %[max] goto defer_len_%=; %[l] = %[max]; defer_len_%=:"
+		     : [l] "+r"(l)
+		     : [max] "i"(ST_DEFER_SLOT));
+	return l;
+}
+
 /* Send e (header filled in, ncap payload bytes) as one record, after the
  * deferred event in s when there is one (s is emptied). */
 static __always_inline void output(struct event_buf *e, struct conn_info *ci, __u32 ncap, struct defer_slot *s)
@@ -77,8 +88,8 @@ static __always_inline void output(struct event_buf *e, struct conn_info *ci, __
 		l &= 0xfff; /* a bound the verifier keeps on every copy of l */
 		if (l > ST_DEFER_SLOT)
 			l = ST_DEFER_SLOT;
-		off = ST_DEFER_SLOT - l;
-		if (off > ST_DEFER_SLOT || bpf_probe_read_kernel(e->pre + off, l, s->ev))
+		off = defer_len(ST_DEFER_SLOT - l); /* bounded in the register used (6.1) */
+		if (off > ST_DEFER_SLOT || bpf_probe_read_kernel(e->pre + defer_len(off), defer_len(l), s->ev))
 			off = ST_DEFER_SLOT; /* cannot happen; the event alone then */
 		else
 			n += l, nev = 2;
@@ -87,17 +98,6 @@ static __always_inline void output(struct event_buf *e, struct conn_info *ci, __
 	asm volatile("" : "+r"(n));
 	n &= 0x7fff; /* at most ST_DEFER_SLOT + 112 + ST_CAPTURE_MAX: off + n stays in e */
 	send_record((__u8 *)e + off, n, ci, nev);
-}
-
-/* l (at most ST_DEFER_SLOT) bounded again in the register the call takes:
- * verifiers before 6.8 or so lose a bound checked on a copy that the
- * compiler spilled to the stack (6.1 refused to load without this) */
-static __always_inline __u32 defer_len(__u32 l)
-{
-	asm volatile("if %[l] <= %[max] goto defer_len_%=; %[l] = %[max]; defer_len_%=:"
-		     : [l] "+r"(l)
-		     : [max] "i"(ST_DEFER_SLOT));
-	return l;
 }
 
 static __always_inline struct defer_slot *slot_of(__u32 tid)

@@ -782,7 +782,7 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	if (cfg.lo.propagate && !caps__net_admin()) {
-		pr_warn("spantap: no CAP_NET_ADMIN: trace context is not carried in a TCP option (traces break "
+		pr_warn("no CAP_NET_ADMIN: trace context is not carried in a TCP option (traces break "
 			"across hosts and Service DNAT; same-host links by address only)\n");
 		cfg.lo.propagate = 0;
 	}

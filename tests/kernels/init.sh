@@ -32,6 +32,8 @@ if [ ! -e /newroot/bin/sh ]; then
 	sh=/bbin/sh
 fi
 for d in proc sys dev; do mount --move /$d /newroot/$d; done
+# cgroup v2, as nodes have it: the TCP option's sock_ops program attaches there
+mount -t cgroup2 cgroup2 /newroot/sys/fs/cgroup 2>/dev/null || echo "init: no cgroup2"
 mount -t tmpfs tmpfs /newroot/tmp
 mkdir -p /newroot/tmp/kout
 mount -t 9p -o $opts out /newroot/tmp/kout || echo "init: cannot mount the output share"

@@ -35,11 +35,11 @@ LISTS_MAX_AGE = 7 * 86400
 # 5.11, bpf_task_pt_regs in 5.15); spantap finds them by probing, the test
 # only checks it found the right ones.
 KERNELS = {
-    "5.10": ("amd64", "bullseye", {"bpf_get_current_task_btf", "bpf_task_pt_regs"}, 33),
-    "6.1": ("amd64", "bookworm", set(), 28),
-    "6.12": ("amd64", "bookworm-backports", set(), 28),
+    "5.10": ("amd64", "bullseye", {"bpf_get_current_task_btf", "bpf_task_pt_regs"}, 43),
+    "6.1": ("amd64", "bookworm", set(), 38),
+    "6.12": ("amd64", "bookworm-backports", set(), 38),
     # the arm64 build in an arm64 userland (Debian's packages unpacked)
-    "arm64-6.1": ("arm64", "bookworm", set(), 27),  # no dup2 syscall there
+    "arm64-6.1": ("arm64", "bookworm", set(), 37),  # no dup2 syscall there
 }
 # the arm64 guest's root: what guest.sh runs, from bookworm, unpacked
 ARM64_ROOT_PACKAGES = ["busybox-static", "nginx", "curl", "redis-server", "redis-tools", "iproute2",
@@ -359,6 +359,10 @@ def check(out, want_fallbacks, want_progs):
         parent = by_id.get(s.get("parent_span_id"))
         if not parent or parent["kind"] != "client" or parent["trace_id"] != s["trace_id"] or parent["name"].split()[0] != s["name"].split()[0]:
             errs.append("server span %s %s not linked to its client" % (s["service"], s["name"]))
+    # the links came with the TCP option (sock_ops, 5.10+), not by address
+    opt = [l.split()[1] for l in stderr.splitlines() if l.split()[:1] == ["links_option"]]
+    if opt != ["4"]:
+        errs.append("links by TCP option %s, expected 4" % (opt or "none"))
     summary = "programs %s, fallbacks %s, spans %d/%d" % (
         progs, ",".join(sorted(fallbacks)) or "none", len(spans), len(EXPECTED)
     )

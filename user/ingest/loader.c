@@ -190,7 +190,7 @@ static void sockops_prepare(struct loader *l, const struct loader_opts *o)
 	int ok = o->propagate;
 
 	if (ok && libbpf_probe_bpf_helper(BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_store_hdr_opt, NULL) != 1) {
-		pr_warn("spantap: this kernel has no TCP header-option hooks for BPF (5.10+): trace context is "
+		pr_warn("this kernel has no TCP header-option hooks for BPF (5.10+): trace context is "
 			"not carried across hosts; same-host links by address only\n");
 		ok = 0;
 	}
@@ -222,13 +222,13 @@ static void sockops_attach(struct loader *l)
 	if (!l->skel->rodata->targ_propagate)
 		return;
 	if (!l->ncgroup_paths) {
-		pr_warn("spantap: no cgroup v2 mount: trace context is not carried in a TCP option\n");
+		pr_warn("no cgroup v2 mount: trace context is not carried in a TCP option\n");
 		return;
 	}
 	for (int i = 0; i < l->ncgroup_paths && !err; i++) {
 		err = sockops_attach_one(l, l->cgroup_paths[i]);
 		if (err)
-			pr_warn("spantap: trace context not carried in a TCP option: attaching to cgroup '%s': %s%s\n",
+			pr_warn("trace context not carried in a TCP option: attaching to cgroup '%s': %s%s\n",
 				l->cgroup_paths[i], strerror(-err), err == -EPERM ? " (needs CAP_NET_ADMIN)" : "");
 	}
 	if (err) {
