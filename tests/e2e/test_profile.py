@@ -361,7 +361,8 @@ def test_summary_default_on_terminal(tmux, latencyapp):
     """a bounded run on a terminal ends with the profile, after the spans"""
     tmux("new-session", "-d", "-s", "t", "-x", "150", "-y", "300",
          "%s -d 3 --port %d; echo EXITED $?; sleep 60" % (SPANTAP, latencyapp.port))
-    time.sleep(1)
+    # the load once spantap traces (loading its programs takes a while)
+    tmux.wait(lambda ls: any("tracing HTTP" in l for l in ls), timeout=30)
     load(latencyapp.port, threads=2, **{"/fast": 4})
     lines = tmux.wait(lambda ls: any(l.startswith("EXITED") for l in ls), timeout=30)
     assert "EXITED 0" in lines, lines
