@@ -21,9 +21,6 @@ if ! mount -t overlay overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/
 	echo "init: overlay failed: the shared root read-only, tmpfs on /tmp"
 	mount --bind /lower /newroot
 fi
-# the repository, when the root is not the host's (the arm64 userland)
-mkdir -p /newroot$repo
-mount -t 9p -o ro,$opts repo /newroot$repo 2>/dev/null
 # a root without a shell (unpacked packages only): busybox's applets
 sh=/bin/sh
 if [ ! -e /newroot/bin/sh ]; then
@@ -35,6 +32,10 @@ for d in proc sys dev; do mount --move /$d /newroot/$d; done
 # cgroup v2, as nodes have it: the TCP option's sock_ops program attaches there
 mount -t cgroup2 cgroup2 /newroot/sys/fs/cgroup 2>/dev/null || echo "init: no cgroup2"
 mount -t tmpfs tmpfs /newroot/tmp
+# the repository, shared on its own: the root may not have it (the arm64
+# userland), or /tmp (mounted just above) may hide it (a clone in /tmp)
+mkdir -p /newroot$repo
+mount -t 9p -o ro,$opts repo /newroot$repo 2>/dev/null || echo "init: cannot mount the repository"
 mkdir -p /newroot/tmp/kout
 mount -t 9p -o $opts out /newroot/tmp/kout || echo "init: cannot mount the output share"
 exec switch_root /newroot $sh "$guest" "$repo"

@@ -302,8 +302,9 @@ def boot(kdir, arch, rootfs, spantap, timeout):
         "-virtfs", "local,path=%s,mount_tag=root,security_model=none,readonly=on,multidevs=remap" % rootfs,
         "-virtfs", "local,path=%s,mount_tag=out,security_model=none" % out,
     ]  # fmt: skip
-    if rootfs != "/":
-        cmd += ["-virtfs", "local,path=%s,mount_tag=repo,security_model=none,readonly=on,multidevs=remap" % ROOT]
+    # the repository always comes as its own share: under /tmp (a clean
+    # clone's usual place) the guest's own tmpfs on /tmp would hide it
+    cmd += ["-virtfs", "local,path=%s,mount_tag=repo,security_model=none,readonly=on,multidevs=remap" % ROOT]
     t0 = time.time()
     with open(os.path.join(out, "console.log"), "w") as con:
         try:
