@@ -146,7 +146,7 @@ FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=
 $(OUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC) $(USER_HDR) bpf/spantap.h | $(OUT)
 	$(call msg,FUZZ-CC,$@)
 	$(Q)mkdir -p $(OUT)/fuzz
-	$(Q)$(CLANG) $(FUZZ_CFLAGS) $< $(CORE_SRC) -lz -lcurl -lpthread -lm -o $@
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $< $(CORE_SRC) -lbpf -lelf -lz -lcurl -lpthread -lm -o $@
 
 # every input that once crashed a target, run once through it
 fuzz-regress: $(FUZZ_BIN)
