@@ -16,15 +16,6 @@
 /* request bytes searched for a trace-context header */
 #define HDR_SCAN 512 /* a power of two */
 
-static __always_inline __u64 mix64(__u64 x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	return x ^ (x >> 33);
-}
-
 static __always_inline __u64 rand64(void)
 {
 	__u64 v = ((__u64)bpf_get_prandom_u32() << 32) | bpf_get_prandom_u32();
@@ -77,7 +68,7 @@ static __always_inline void new_trace(struct st_trace_ctx *c, __u64 now)
 
 	__builtin_memcpy(c->trace_id, &a, 8);
 	__builtin_memcpy(c->trace_id + 8, &b, 4);
-	mark = (__u32)(mix64(a ^ targ_mark_key0) ^ mix64((__u64)b ^ targ_mark_key1));
+	mark = st_sample_mark(a, b, targ_mark_key0, targ_mark_key1);
 	c->parent_id = 0;
 	c->src = ST_CTX_NEW;
 	if (sample_root(now)) {
@@ -94,6 +85,9 @@ static __always_inline void new_trace(struct st_trace_ctx *c, __u64 now)
 }
 
 /* --- trace-context headers, read from a server request's first bytes --- */
+
+/* an offset into an event's data, bounded for the verifier */
+#define IDX(i) ((i) & (2 * ST_CAPTURE_MAX - 1))
 
 /* a hex digit's value plus one, 0 for anything else: a load, not three
  * branches, per character (the verifier walks every branch of every
@@ -118,7 +112,7 @@ static __always_inline __u32 hex_run(const __u8 *d, __u32 p, __u32 max, __u64 *h
 
 		if (i >= max)
 			break;
-		v = hex_tab[d[(p + i) & (2 * ST_CAPTURE_MAX - 1)]];
+		v = hex_tab[d[IDX(p + i)]];
 		if (!v)
 			break;
 		h = (h << 4) | (l >> 60);
@@ -134,8 +128,6 @@ static __always_inline void put_be64(__u8 *out, __u64 v)
 	v = __builtin_bswap64(v);
 	__builtin_memcpy(out, &v, 8);
 }
-
-#define IDX(i) ((i) & (2 * ST_CAPTURE_MAX - 1))
 
 /* v through map memory: the verifier forgets its exact value, so the paths
  * after a variable-length field merge instead of multiplying */

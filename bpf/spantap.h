@@ -133,6 +133,25 @@ _Static_assert(ST_DEFER_SLOT == sizeof(struct st_event_hdr) + ST_DEFER_MAX,
 	       "a deferred event is a header and its payload");
 _Static_assert(ST_DEFER_SLOT % 8 == 0, "events in a record are 8-aligned");
 
+/* Head sampling's mark (one definition for both sides): a trace left out
+ * carries in its last 4 bytes a keyed hash of its first 12, a (bytes 0-7)
+ * and b (bytes 8-11) read little-endian. The kernel writes it on the new
+ * traces it leaves out (bpf/ctx.bpf.h); user space writes and recognises it
+ * (user/trace/sampler.c), with the same keys. */
+static inline __attribute__((always_inline)) __u64 st_mix64(__u64 x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	return x ^ (x >> 33);
+}
+
+static inline __attribute__((always_inline)) __u32 st_sample_mark(__u64 a, __u32 b, __u64 key0, __u64 key1)
+{
+	return (__u32)(st_mix64(a ^ key0) ^ st_mix64((__u64)b ^ key1));
+}
+
 /* Counters kept per CPU in the `counters` array. */
 enum st_counter {
 	ST_C_EVENTS = 0,    /* events submitted */

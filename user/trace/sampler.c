@@ -9,6 +9,7 @@
 #include "base/ids.h"
 #include "base/stats.h"
 #include "span/span.h"
+#include "spantap.h"
 
 #include <string.h>
 
@@ -24,15 +25,6 @@ static uint8_t inherited[INHERITED_SLOTS][16];
 /* nothing was ever skipped: every trace is kept, nothing to compute */
 static int any_skipped;
 
-static uint64_t mix(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	return x ^ (x >> 33);
-}
-
 static uint32_t mark_of(const uint8_t t[16])
 {
 	uint64_t a;
@@ -40,7 +32,7 @@ static uint32_t mark_of(const uint8_t t[16])
 
 	memcpy(&a, t, 8);
 	memcpy(&b, t + 8, 4);
-	return (uint32_t)(mix(a ^ key0) ^ mix((uint64_t)b ^ key1));
+	return st_sample_mark(a, b, key0, key1);
 }
 
 static int marked(const uint8_t t[16])
@@ -56,7 +48,7 @@ static uint32_t slot_of(const uint8_t t[16])
 	uint64_t a;
 
 	memcpy(&a, t, 8);
-	return (uint32_t)(mix(a ^ key1) % INHERITED_SLOTS);
+	return (uint32_t)(st_mix64(a ^ key1) % INHERITED_SLOTS);
 }
 
 /* "0.25": a ratio at most 1, to 6 decimals, trailing zeros dropped. */
