@@ -39,18 +39,17 @@ static __always_inline void stash(__u8 kind, __u8 dir, __u32 fd, __u64 ptr, __u3
 		if (ci) {
 			if (ci->proto == ST_PROTO_OTHER)
 				return;
-			/* the exit finds its arguments in the saved registers
-			 * and its entry time here: no active_io entry (without
-			 * bpf_task_pt_regs, all of them go to active_io) */
-			__u64 now = bpf_ktime_get_ns();
-
+			a.ts = bpf_ktime_get_ns();
 			/* a client request starts: its ids are fixed now, before
 			 * its first segment is built, so that the TCP option
 			 * carries them (ctx.bpf.h) */
 			if (ci->role == ST_ROLE_CLIENT && ci->last_dir != ST_DIR_EGRESS && !ci->npre)
-				client_ctx(ci, (__u32)id, now, true);
+				client_ctx(ci, (__u32)id, a.ts, true);
+			/* the exit finds its arguments in the saved registers
+			 * and its entry time here: no active_io entry (without
+			 * bpf_task_pt_regs, all of them go to active_io) */
 			if (targ_task_regs) {
-				ci->wr_ts = now;
+				ci->wr_ts = a.ts;
 				ci->wr_tid = (__u32)id;
 				return;
 			}
@@ -59,7 +58,8 @@ static __always_inline void stash(__u8 kind, __u8 dir, __u32 fd, __u64 ptr, __u3
 		}
 	}
 	a.ptr = ptr;
-	a.ts = bpf_ktime_get_ns();
+	if (!a.ts)
+		a.ts = bpf_ktime_get_ns();
 	a.fd = fd;
 	a.cnt = cnt;
 	a.kind = kind;

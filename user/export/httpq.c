@@ -296,6 +296,19 @@ int export__check_url(const char *url)
 	return ok ? 0 : -EINVAL;
 }
 
+/* what httpq__new allocated, and q itself (its thread is not running) */
+static void free_queue(struct httpq *q)
+{
+	curl_slist_free_all(q->headers);
+	free(q->resp);
+	free(q->url);
+	free(q->shown);
+	free(q->ca_file);
+	free(q->client_cert);
+	free(q->client_key);
+	free(q);
+}
+
 void httpq__free(struct httpq *q)
 {
 	if (!q)
@@ -307,14 +320,7 @@ void httpq__free(struct httpq *q)
 	pthread_join(q->thread, NULL);
 	pthread_mutex_destroy(&q->lock);
 	pthread_cond_destroy(&q->cond);
-	curl_slist_free_all(q->headers);
-	free(q->resp);
-	free(q->url);
-	free(q->shown);
-	free(q->ca_file);
-	free(q->client_cert);
-	free(q->client_key);
-	free(q);
+	free_queue(q);
 	curl_global_cleanup();
 }
 
@@ -384,16 +390,8 @@ struct httpq *httpq__new(const struct httpq_opts *o)
 	}
 	return q;
 fail:
-	if (q) {
-		curl_slist_free_all(q->headers);
-		free(q->resp);
-		free(q->url);
-		free(q->shown);
-		free(q->ca_file);
-		free(q->client_cert);
-		free(q->client_key);
-		free(q);
-	}
+	if (q)
+		free_queue(q);
 	curl_global_cleanup();
 	errno = err;
 	return NULL;

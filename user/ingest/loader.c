@@ -190,8 +190,8 @@ static void sockops_prepare(struct loader *l, const struct loader_opts *o)
 	int ok = o->propagate;
 
 	if (ok && libbpf_probe_bpf_helper(BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_store_hdr_opt, NULL) != 1) {
-		pr_warn("this kernel has no TCP header-option hooks for BPF (5.10+): trace context is "
-			"not carried across hosts; same-host links by address only\n");
+		fallback("bpf_store_hdr_opt", "5.10",
+			 "trace context is not carried across hosts in a TCP option; same-host links by address only");
 		ok = 0;
 	}
 	l->skel->rodata->targ_propagate = (uint8_t)ok;
