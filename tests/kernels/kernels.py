@@ -112,6 +112,7 @@ class Apt:
         """packages of bookworm for arch and all they need, unpacked into dest"""
         stamp = os.path.join(dest, ".spantap-rootfs")
         if read(stamp) == " ".join(packages):
+            accounts(dest)  # a root unpacked before it was added there
             return dest
         self.update()
         arch_opt = ["-o", "APT::Architecture=" + arch, "-t", "bookworm"]
@@ -136,6 +137,7 @@ class Apt:
             subprocess.run(["dpkg-deb", "-x", deb[0], dest], check=True)
         for d in ("proc", "sys", "dev", "tmp", "run"):  # mount points
             os.makedirs(os.path.join(dest, d), exist_ok=True)
+        accounts(dest)
         with open(stamp, "w") as f:
             f.write(" ".join(packages))
         return dest
@@ -180,6 +182,24 @@ class Apt:
         if r.returncode or not os.path.exists(path):
             raise SystemExit("test-kernels: apt-get download %s failed:\n%s%s" % (name, r.stdout, r.stderr))
         return path
+
+
+# The accounts base-passwd's master files start a Debian system with (its
+# postinst writes /etc/passwd and /etc/group; dpkg-deb -x runs no script):
+# without them getpwnam fails, and nginx, started as root, stops at once on
+# its default user ("getpwnam("nobody") failed").
+PASSWD = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
+GROUP = "root:x:0:\nnogroup:x:65534:\n"
+
+
+def accounts(dest):
+    """/etc/passwd and /etc/group in an unpacked root that has none"""
+    for name, text in (("passwd", PASSWD), ("group", GROUP)):
+        path = os.path.join(dest, "etc", name)
+        if not os.path.exists(path):
+            with open(path + ".tmp", "w") as f:
+                f.write(text)
+            os.rename(path + ".tmp", path)
 
 
 def deb_members(deb):
@@ -326,6 +346,8 @@ def check(out, want_fallbacks, want_progs):
     """problems found in what the guest left in out, and a summary"""
     errs = []
     stderr = read(os.path.join(out, "stderr.txt"))
+    guest = read(os.path.join(out, "guest.log"))
+    errs += [l for l in guest.splitlines() if l.startswith("guest: ")]
     progs = None
     for line in stderr.splitlines():
         if "BPF programs attached" in line:
