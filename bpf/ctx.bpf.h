@@ -30,7 +30,7 @@ static __always_inline bool sample_root(__u64 now)
 {
 	__u32 zero = 0;
 	struct sample_tokens *b;
-	__u64 cap;
+	__u64 cap, cost;
 
 	if (targ_sample_below < (1ULL << 32) && bpf_get_prandom_u32() >= targ_sample_below)
 		return false;
@@ -53,9 +53,14 @@ static __always_inline bool sample_root(__u64 now)
 	}
 	if (now > b->last)
 		b->last = now;
-	if (b->tokens < NS_PER_SEC)
+	/* a root costs the traces it turns into in user space (a pipelined
+	 * batch is one root here): sample_cost256, in 256ths */
+	cost = (NS_PER_SEC / 256) * (sample_cost256 & 0x3ffff);
+	if (cost < NS_PER_SEC)
+		cost = NS_PER_SEC;
+	if (b->tokens < cost)
 		return false;
-	b->tokens -= NS_PER_SEC;
+	b->tokens -= cost;
 	return true;
 }
 
@@ -73,6 +78,7 @@ static __always_inline void new_trace(struct st_trace_ctx *c, __u64 now)
 	c->src = ST_CTX_NEW;
 	if (sample_root(now)) {
 		c->flags = ST_CTXF_SAMPLED;
+		count(ST_C_ROOTS_KEPT, 1);
 		m = bpf_get_prandom_u32();
 		if ((__u32)m == mark)
 			m ^= 1; /* the mark drawn by chance: not left out */
@@ -325,8 +331,9 @@ static __always_inline void window_open(struct conn_info *ci, __u32 tid, const s
 	ci->win_tid = tid;
 }
 
-/* A server request's first bytes (ncap of them in e->data) were read. */
-static __always_inline void server_ctx(struct event_buf *e, struct conn_info *ci, __u32 ncap, __u32 tid, __u64 now,
+/* A server request's first bytes (ncap of them in e->data) were read:
+ * false when they are the rest of the client's last write (below). */
+static __always_inline bool server_ctx(struct event_buf *e, struct conn_info *ci, __u32 ncap, __u32 tid, __u64 now,
 				       bool scan)
 {
 	struct st_trace_ctx *c = &e->h.ctx;
@@ -344,6 +351,12 @@ static __always_inline void server_ctx(struct event_buf *e, struct conn_info *ci
 		c->parent_id = __builtin_bswap64(span);
 		c->src = ST_CTX_OPTION;
 		c->flags = o->b[1] == ST_TCPOPT_LEN_SHORT || (o->b[26] & 1) ? ST_CTXF_SAMPLED : 0;
+	} else if (ci->opt_seen) {
+		/* a client that sends the option sent none: these bytes are
+		 * the rest of its last write (a pipelined batch the server
+		 * reads in parts), under that write's context and sampling */
+		window_open(ci, tid, &ci->ctx);
+		return false;
 	} else {
 		new_trace(c, now);
 		count(ST_C_NO_CTX, 1);
@@ -351,9 +364,12 @@ static __always_inline void server_ctx(struct event_buf *e, struct conn_info *ci
 	if (o) {
 		count(ST_C_OPT_READ, 1);
 		bpf_map_delete_elem(&opt_in, &ci->sk);
+		ci->opt_seen = 1;
 	}
 	c->span_id = rand64();
+	ci->ctx = *c;
 	window_open(ci, tid, c);
+	return true;
 }
 
 /* A client request starts (its write entered, or exited when its entry was
@@ -391,8 +407,8 @@ static __noinline void start_ctx(struct event_buf *e, struct conn_info *ci, __u3
 
 	if (ci->role == ST_ROLE_SERVER) {
 		if (e->h.dir == ST_DIR_INGRESS) {
-			server_ctx(e, ci, ncap, tid, now, scan);
-			e->h.flags |= ST_F_CTX;
+			if (server_ctx(e, ci, ncap, tid, now, scan))
+				e->h.flags |= ST_F_CTX;
 		} else {
 			window_close(ci);
 		}
@@ -403,6 +419,51 @@ static __noinline void start_ctx(struct event_buf *e, struct conn_info *ci, __u3
 		ci->ctx_set = 0;
 		e->h.flags |= ST_F_CTX;
 	}
+}
+
+/* An exchange of a trace not sampled is left out whole in the kernel:
+ * nothing copied past the request's first read or write, no record. The
+ * decision is the request start's (e->h.ctx, fixed by start_ctx); the
+ * reads and writes after it follow it until the next request starts, and
+ * the first event sent after it says that some were left out (user space
+ * resumes at that message's start, as after a loss). */
+static __always_inline bool sampled_out(struct event_buf *e, struct conn_info *ci)
+{
+	if (e->h.flags & ST_F_CTX)
+		ci->skip = !(e->h.ctx.flags & ST_CTXF_SAMPLED);
+	if (ci->skip) {
+		if (e->h.flags & ST_F_CTX)
+			count(ST_C_SKIP_EXCH, 1);
+		count(ST_C_SKIP_MSGS, 1);
+		count(ST_C_SKIP_BYTES, e->h.len);
+		ci->skipped = 1;
+		return true;
+	}
+	if (ci->skipped) {
+		e->h.flags |= ST_F_SKIPPED;
+		ci->skipped = 0;
+	}
+	return false;
+}
+
+/* Is a message starting in direction dir on ci a request? */
+static __always_inline bool request_dir(const struct conn_info *ci, __u8 dir)
+{
+	return ci->role == ST_ROLE_SERVER ? dir == ST_DIR_INGRESS : ci->role == ST_ROLE_CLIENT && dir == ST_DIR_EGRESS;
+}
+
+/* A read or write on ci while its exchange is left out (sampled_out), seen
+ * before anything is copied: true when it is left out too. A response's
+ * start still ends its request's window. */
+static __always_inline bool skipping(struct conn_info *ci, __u8 dir, bool start, __u64 len)
+{
+	if (!ci->skip || (start && request_dir(ci, dir)))
+		return false;
+	if (start && ci->role == ST_ROLE_SERVER)
+		window_close(ci);
+	count(ST_C_SKIP_MSGS, 1);
+	count(ST_C_SKIP_BYTES, len);
+	return true;
 }
 
 #endif

@@ -155,6 +155,8 @@ static __always_inline int emit(struct task_struct *t, struct conn_info *ci, str
 	/* a message starts when the direction changes */
 	start = ci->last_dir != a->dir;
 	ci->last_dir = a->dir;
+	if (skipping(ci, a->dir, start, len))
+		return 0;
 	if (ci->proto == ST_PROTO_UNKNOWN) {
 		__u32 npre = ci->npre & 7;
 
@@ -203,9 +205,12 @@ static __always_inline int emit(struct task_struct *t, struct conn_info *ci, str
 			fill_hdr(e, t, ci, a, id, npre, npre, ci->pre_ts, ci->pre_ts, ST_F_START);
 			__builtin_memcpy(e->data, ci->pre, 8);
 			start_ctx(e, ci, 0, (__u32)id, false); /* too short for a header */
-			dispatch(e, ci, npre, (__u32)id);
+			if (!sampled_out(e, ci))
+				dispatch(e, ci, npre, (__u32)id);
 			ci->npre = 0;
 			start = false;
+			if (skipping(ci, a->dir, false, len))
+				return 0;
 		}
 	}
 
@@ -249,7 +254,8 @@ static __always_inline void emit_out(struct task_struct *t, struct conn_info *ci
 			return;
 		ncap = *(volatile __u32 *)&e->h.cap_len;
 		start_ctx(e, ci, ncap, (__u32)id, scan);
-		dispatch(e, ci, ncap & 0x7fff, (__u32)id);
+		if (!sampled_out(e, ci))
+			dispatch(e, ci, ncap & 0x7fff, (__u32)id);
 	}
 }
 

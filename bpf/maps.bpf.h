@@ -34,6 +34,11 @@ const volatile __u64 targ_sample_below = 1ULL << 32;
 const volatile __u64 targ_max_tps = 0;
 const volatile __u64 targ_mark_key0 = 0;
 const volatile __u64 targ_mark_key1 = 0;
+/* What a new trace the kernel keeps costs its token bucket, in 256ths of a
+ * trace: the traces user space found per kept root over the last second
+ * (a pipelined batch of 16 Redis commands is one root here and 16 traces
+ * there), written by user space while it runs (user/main.c). */
+volatile __u32 sample_cost256 = 256;
 /* Kernel features the loader probed (never read off the version string);
  * without them the programs take the fallback beside each use. */
 const volatile __u8 targ_task_btf = 1;	/* bpf_get_current_task_btf (5.11) */
@@ -57,8 +62,10 @@ struct conn_info {
 	__u8 npre;     /* bytes in pre: a message's start too short to classify yet */
 	__u8 deferred; /* this connection's request waits in defer_tid's slot */
 	__u8 tls;      /* TLS (tls.bpf.h): events are the plaintext of SSL calls */
-	__u8 pad[3];
-	__u32 wr_tid; /* the thread whose write entered at wr_ts */
+	__u8 skip;     /* the exchange under way is of a trace not sampled: left out */
+	__u8 skipped;  /* exchanges were left out since the last event sent */
+	__u8 opt_seen; /* a server connection whose client sends the TCP option */
+	__u32 wr_tid;  /* the thread whose write entered at wr_ts */
 	__u32 defer_tid;
 	__u64 wr_ts; /* entry of a write in flight: no active_io entry needed */
 	__u64 start; /* the process's start time: a reused pid is not this one */
@@ -70,7 +77,8 @@ struct conn_info {
 	__u32 win_tid; /* a server connection: the thread serving its request */
 	__u8 ctx_set;  /* a client connection: ctx was fixed at its write's entry */
 	__u8 pad2[3];
-	struct st_trace_ctx ctx; /* the request starting on a client connection */
+	struct st_trace_ctx ctx; /* the request starting on a client connection; a
+				  * server connection's last request */
 };
 
 enum io_kind {

@@ -694,6 +694,8 @@ static void update_kernel_stats(void)
 		stats.traces_skipped += k[ST_C_ROOTS_SKIPPED] - kernel_skipped;
 		kernel_skipped = k[ST_C_ROOTS_SKIPPED];
 		stats.kernel_cgroup_walks = k[ST_C_CGROUP_WALKS];
+		stats.kernel_skipped_exchanges = k[ST_C_SKIP_EXCH];
+		stats.kernel_skipped_bytes = k[ST_C_SKIP_BYTES];
 		stats.tls_events = k[ST_C_TLS_EVENTS];
 		stats.tls_conns = k[ST_C_TLS_CONNS];
 		stats.tls_nofd = k[ST_C_TLS_NOFD];
@@ -819,6 +821,9 @@ int main(int argc, char **argv)
 		alias__tick(before - LOADER_LAG_NS);
 		cgwatch__poll(cgw);
 		uint64_t now = clock__mono_now();
+		/* what a root the kernel keeps costs its rate limit: soon after
+		 * the first batches, the burst is spent in milliseconds */
+		loader__set_root_cost(ldr, sampler__root_cost(stats.batch_roots, stats.batch_followers));
 		if (now - last_tick > 250000000ULL) {
 			conn_table__tick(now);
 			tls__tick(tls, now);

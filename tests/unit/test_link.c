@@ -41,7 +41,8 @@ struct end {
 	uint16_t lport, rport;
 };
 
-static uint8_t next_flags; /* for the next event only */
+static uint8_t next_flags;		    /* for the next event only */
+static const struct st_trace_ctx *next_ctx; /* the kernel's context, next event only */
 
 static void ev(const struct end *e, int dir, uint64_t t_enter, uint64_t t_exit, const char *payload)
 {
@@ -57,6 +58,11 @@ static void ev(const struct end *e, int dir, uint64_t t_enter, uint64_t t_exit, 
 	h->family = 4;
 	h->flags = next_flags;
 	next_flags = 0;
+	if (next_ctx) {
+		h->ctx = *next_ctx;
+		h->flags |= ST_F_CTX | ST_F_START;
+		next_ctx = NULL;
+	}
 	h->lport = e->lport;
 	h->rport = e->rport;
 	h->tgid = e->tgid;
@@ -395,6 +401,70 @@ static void test_pop_inside_a_request_refers_to_push(void **state)
 	assert_memory_equal(pop->follows_trace, push->trace_id, 16);
 }
 
+/* A client writes two like requests in one write (a Redis batch: one
+ * fingerprint); the kernel fixed the first
+ * one's ids and sent them in the TCP option, so the server's first request
+ * is linked by the option: the second one, paired by address and order,
+ * must take the client's second request, not its first (which the option
+ * already took), in either order of delivery. */
+static void pipelined_after_option(int server_first)
+{
+	static const uint8_t trace[16] = {0xab, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+	struct st_trace_ctx cctx = {.span_id = 0x1111, .src = ST_CTX_NEW, .flags = ST_CTXF_SAMPLED};
+	struct st_trace_ctx sctx = {
+		.span_id = 0x2222, .parent_id = 0x1111, .src = ST_CTX_OPTION, .flags = ST_CTXF_SAMPLED};
+	char two[128];
+
+	memcpy(cctx.trace_id, trace, 16);
+	memcpy(sctx.trace_id, trace, 16);
+	strcpy(two, REQ_A);
+	strcat(two, REQ_A);
+	if (server_first) {
+		next_ctx = &sctx;
+		ev(&front, ST_DIR_INGRESS, 1050, 1200, two);
+		next_ctx = &cctx;
+		ev(&curl, ST_DIR_EGRESS, 1000, 1100, two);
+	} else {
+		next_ctx = &cctx;
+		ev(&curl, ST_DIR_EGRESS, 1000, 1100, two);
+		next_ctx = &sctx;
+		ev(&front, ST_DIR_INGRESS, 1050, 1200, two);
+	}
+	ev(&front, ST_DIR_EGRESS, 1300, 1400, RESP);
+	ev(&front, ST_DIR_EGRESS, 1410, 1420, RESP);
+	ev(&curl, ST_DIR_INGRESS, 1150, 1500, RESP);
+	ev(&curl, ST_DIR_INGRESS, 1510, 1520, RESP);
+	assert_int_equal(ngot, 4);
+	const struct span *ca = NULL, *cb = NULL, *sa = NULL, *sb = NULL;
+	for (uint32_t i = 0; i < ngot; i++) {
+		if (got[i].pid == 10)
+			*(got[i].span_id == 0x1111 ? &ca : &cb) = &got[i];
+		else
+			*(got[i].parent_id == 0x1111 ? (sa ? &sb : &sa) : &sb) = &got[i];
+	}
+	assert_non_null(ca);
+	assert_non_null(cb);
+	assert_non_null(sa);
+	assert_non_null(sb);
+	assert_int_equal(sa->parent_id, 0x1111);
+	assert_int_equal(sb->parent_id, cb->span_id); /* not 0x1111 again */
+	assert_memory_equal(sb->trace_id, cb->trace_id, 16);
+	assert_int_equal(stats.links_option, 1);
+	assert_int_equal(stats.links, 1);
+}
+
+static void test_pipelined_after_option_client_first(void **state)
+{
+	(void)state;
+	pipelined_after_option(0);
+}
+
+static void test_pipelined_after_option_server_first(void **state)
+{
+	(void)state;
+	pipelined_after_option(1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -409,6 +479,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_queue_hop_server_end_seen_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_hop_ambiguous_or_unknown, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pop_inside_a_request_refers_to_push, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pipelined_after_option_client_first, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pipelined_after_option_server_first, setup, teardown),
 	};
 
 	sink__add(&capture_sink);

@@ -272,7 +272,12 @@ int conn_table__handle(const void *data, size_t size)
 		if (h->flags & ST_F_CTX) {
 			c->kctx = h->ctx;
 			c->kctx_valid = 1;
+			c->kbatch = !(h->ctx.flags & ST_CTXF_SAMPLED) ? KBATCH_NONE
+				    : h->ctx.src == ST_CTX_NEW	      ? KBATCH_NEW_ROOT
+								      : KBATCH_KEPT;
 		}
+		if (h->flags & ST_F_SKIPPED)
+			stats.kernel_skip_resumes++;
 		c->ops->data(c, h, (const uint8_t *)(h + 1));
 		return 0;
 	case ST_EV_CLOSE:

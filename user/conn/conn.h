@@ -9,6 +9,13 @@
 #include "conn/proto.h"
 #include "spantap.h"
 
+/* the kernel's sampling decision for a batch of pipelined requests */
+enum kbatch {
+	KBATCH_NONE = 0,     /* none known, or not sampled */
+	KBATCH_KEPT = 1,     /* sampled: a context that came with the request */
+	KBATCH_NEW_ROOT = 2, /* sampled: a new trace the kernel started */
+};
+
 struct conn {
 	uint64_t conn_id;
 	uint64_t serial;    /* never reused, unlike the struct: names its span tags */
@@ -36,6 +43,9 @@ struct conn {
 	 * bytes came last (ST_F_CTX): the next request parsed takes it */
 	struct st_trace_ctx kctx;
 	uint8_t kctx_valid;
+	/* the kernel's sampling decision for the requests pipelined behind
+	 * the one that took kctx (enum kbatch) */
+	uint8_t kbatch;
 	union {
 		struct http_conn http;
 		struct redis_conn redis;

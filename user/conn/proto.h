@@ -26,6 +26,7 @@ struct pending {
 	struct trace_ctx ctx;	  /* from traceparent, uber-trace-id, b3 */
 	struct st_trace_ctx kctx; /* the ids the kernel fixed (has_kctx) */
 	uint8_t has_kctx;
+	uint8_t batch_kept;  /* pipelined behind a request the kernel sampled: kept with it */
 	uint64_t fp;	     /* request fingerprint: both ends of a connection agree */
 	uint8_t link;	     /* enum link_state (link.h) */
 	uint8_t aliased;     /* holds a reference on its trace's alias (alias.h) */

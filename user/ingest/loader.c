@@ -238,6 +238,12 @@ static void sockops_attach(struct loader *l)
 	}
 }
 
+void loader__set_root_cost(struct loader *l, uint32_t cost256)
+{
+	if (l && l->skel->data)
+		l->skel->data->sample_cost256 = cost256;
+}
+
 int loader__propagating(const struct loader *l)
 {
 	return l->nsock_links > 0;

@@ -41,6 +41,10 @@ typedef int (*loader_event_fn)(void *ctx, void *data, size_t size);
 
 struct loader;
 
+/* What a new root costs the kernel's rate limit (ctx.bpf.h), in 256ths
+ * of a trace (sampler__root_cost). */
+void loader__set_root_cost(struct loader *l, uint32_t cost256);
+
 /* NULL with errno set; the reason is logged. */
 struct loader *loader__open(const struct loader_opts *o, loader_event_fn fn, void *ctx);
 void loader__destroy(struct loader *l);

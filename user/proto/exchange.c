@@ -3,6 +3,7 @@
 #include "proto/exchange.h"
 #include "proto/sessions.h"
 
+#include "base/stats.h"
 #include "conn/conn.h"
 #include "trace/alias.h"
 #include "trace/link.h"
@@ -23,6 +24,14 @@ void exchange__start(struct conn *c, struct pending *p)
 		p->kctx = c->kctx;
 		p->has_kctx = 1;
 		c->kctx_valid = 0;
+		if (c->kbatch == KBATCH_NEW_ROOT)
+			stats.batch_roots++;
+	} else if (c->kbatch) {
+		/* the kernel's decision covers its whole batch: it left out
+		 * the batches it did not sample, whole (bpf/ctx.bpf.h) */
+		p->batch_kept = 1;
+		if (c->kbatch == KBATCH_NEW_ROOT)
+			stats.batch_followers++;
 	}
 	stitch__request(p, c->role != ST_ROLE_CLIENT, p->tid);
 	link__request(c, p);

@@ -446,10 +446,12 @@ static void http_data(struct conn *c, const struct st_event_hdr *h, const uint8_
 
 	if (s->upgraded || c->bad)
 		return;
-	if (h->flags & ST_F_GAP) {
-		/* events were lost: nothing pending can be paired reliably */
+	if (h->flags & (ST_F_GAP | ST_F_SKIPPED)) {
+		/* events were lost, or left out by sampling: nothing pending
+		 * can be paired reliably */
 		s->resp_active = 0;
-		abandon(c, h->ts_enter, "events_lost", LENT_CHILD | LENT_PEER);
+		abandon(c, h->ts_enter, h->flags & ST_F_GAP ? "events_lost" : "exchange_skipped",
+			LENT_CHILD | LENT_PEER);
 		dir_lost(d);
 		dir_lost(o);
 		/* the kernel saw where messages start, lost events included */

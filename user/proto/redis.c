@@ -292,8 +292,10 @@ static void redis_data(struct conn *c, const struct st_event_hdr *h, const uint8
 	size_t n = h->flags & ST_F_NO_DATA ? 0 : h->cap_len;
 	uint64_t g = h->len - h->cap_len;
 
-	if (h->flags & ST_F_GAP) {
-		abandon(c, h->ts_enter, "events_lost", LENT_CHILD | LENT_PEER);
+	if (h->flags & (ST_F_GAP | ST_F_SKIPPED)) {
+		/* lost, or left out by sampling: resume at a message start */
+		abandon(c, h->ts_enter, h->flags & ST_F_GAP ? "events_lost" : "exchange_skipped",
+			LENT_CHILD | LENT_PEER);
 		r->lost[0] = r->lost[1] = 1;
 		/* the kernel saw where messages start, lost events included */
 		if (h->flags & ST_F_START)

@@ -52,6 +52,18 @@ struct done {
 static struct done done[DONE_SLOTS];
 static uint32_t done_next;
 
+/* Client spans a server request named as parent through the TCP option:
+ * taken, whether their request was seen yet or not, so that the requests
+ * pipelined behind that one, paired by address and order, skip it.
+ * Direct-mapped by span id: an overwritten entry only loses that skip. */
+#define TAKEN_SLOTS 1024
+static uint64_t taken[TAKEN_SLOTS];
+
+static int is_taken(uint64_t span_id)
+{
+	return taken[span_id & (TAKEN_SLOTS - 1)] == span_id;
+}
+
 static uint32_t addr_hash(const uint8_t a[16])
 {
 	return (uint32_t)(fp__add(FP_INIT, a, 16) >> 20) & (LOCAL_SLOTS - 1);
@@ -110,6 +122,7 @@ void link__reset(void)
 {
 	memset(late, 0, sizeof(late));
 	memset(done, 0, sizeof(done));
+	memset(taken, 0, sizeof(taken));
 	late_next = late_live = done_next = 0;
 }
 
@@ -140,7 +153,7 @@ static struct done *done_claim(const struct conn *c, const struct pending *p)
 		struct done *d = &done[i];
 
 		if (!d->fp || d->fp != p->fp || d->lport != c->rport || d->rport != c->lport ||
-		    d->ts_start > p->ts_start || p->ts_start - d->ts_start > LINK_WAIT_NS ||
+		    d->ts_start > p->ts_start || p->ts_start - d->ts_start > LINK_WAIT_NS || is_taken(d->span_id) ||
 		    memcmp(d->laddr, c->nraddr, 16) || memcmp(d->raddr, c->nladdr, 16))
 			continue;
 		d->fp = 0;
@@ -206,6 +219,7 @@ static void server_request(struct conn *c, struct pending *p)
 		return; /* the caller said who it is */
 	if (p->has_kctx && p->kctx.src == ST_CTX_OPTION) {
 		p->link = LS_LINKED; /* its client's ids came in the TCP option */
+		taken[p->parent_id & (TAKEN_SLOTS - 1)] = p->parent_id;
 		stats.links_option++;
 		return;
 	}
@@ -214,7 +228,7 @@ static void server_request(struct conn *c, struct pending *p)
 		if (peers[i]->role != ST_ROLE_CLIENT)
 			continue;
 		for (struct pending *q = peers[i]->pq_head; q; q = q->next) {
-			if (q->link != LS_OPEN || q->fp != p->fp || q->ts_start > p->ts_start)
+			if (q->link != LS_OPEN || q->fp != p->fp || q->ts_start > p->ts_start || is_taken(q->span_id))
 				continue;
 			memcpy(p->trace_id, q->trace_id, 16);
 			p->parent_id = q->span_id;
@@ -234,7 +248,7 @@ static void server_request(struct conn *c, struct pending *p)
 	}
 	/* a root, for now: its sampling is decided here (a link later makes
 	 * it its client's, decision included) */
-	if (!p->has_kctx)
+	if (!p->has_kctx && !p->batch_kept)
 		sampler__root(p->trace_id, p->ts_start); /* else the kernel decided */
 	if (!addr_links)
 		return;
@@ -248,6 +262,12 @@ static void client_request(struct conn *c, struct pending *p)
 	struct conn *peers[4];
 	int n;
 
+	if (is_taken(p->span_id)) {
+		/* its server request came first, linked by the TCP option */
+		p->link = LS_LINKED;
+		p->lent |= LENT_PEER;
+		return;
+	}
 	if (!addr_links)
 		return;
 	n = conn_table__peers(c, peers, 4);

@@ -106,6 +106,28 @@ static int decide(uint64_t ts)
 	return 1;
 }
 
+uint32_t sampler__root_cost(uint64_t kept_roots, uint64_t followers)
+{
+	static uint64_t last_roots, last_followers;
+	static uint32_t cost = 256;
+	uint64_t dr = kept_roots - last_roots, df = followers - last_followers;
+	if (kept_roots < last_roots || followers < last_followers) {
+		/* counters restarted (a test's fresh instance) */
+		last_roots = kept_roots;
+		last_followers = followers;
+		return cost = 256;
+	}
+	if (dr < 64)
+		return cost; /* too few to measure: keep the last figure */
+	last_roots = kept_roots;
+	last_followers = followers;
+	/* the batch shape, not the rate: no feedback loop to damp */
+	cost = (uint32_t)(256 * (dr + df) / dr);
+	if (cost > 256 * 1024)
+		cost = 256 * 1024;
+	return cost;
+}
+
 void sampler__root(uint8_t trace_id[16], uint64_t ts)
 {
 	uint32_t m;

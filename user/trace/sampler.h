@@ -36,4 +36,12 @@ struct span;
  * formatted once, at configuration). */
 void sampler__tag_root(struct span *s);
 
+/* What a root the kernel keeps costs its rate limit, in 256ths of a trace,
+ * from the running totals of the roots it kept and of the requests
+ * pipelined behind them, both as parsed here (stats.batch_roots and
+ * stats.batch_followers, counted from the same records): a batch of 16
+ * pipelined commands is one root in the kernel and 16 traces here. Called
+ * a few times a second; 256 until enough roots were seen. */
+uint32_t sampler__root_cost(uint64_t kept_roots, uint64_t followers);
+
 #endif

@@ -151,7 +151,8 @@ void stitch__request(struct pending *p, int server, uint32_t tid)
 	p->span_id = ids__span_id();
 	if (stitch__client_parent(tid, p->trace_id, &p->parent_id)) {
 		ids__trace_id(p->trace_id);
-		sampler__root(p->trace_id, p->ts_start);
+		if (!p->batch_kept)
+			sampler__root(p->trace_id, p->ts_start);
 		p->parent_id = 0;
 	}
 }
