@@ -339,3 +339,73 @@ def test_nothing_left_behind_and_tls_off(tracer, certs, tls_app):
     assert spans == []
     assert t.counter("tls_uprobes") == 0 and "probing OpenSSL" not in t.stderr
     assert t.counter("events") == 0
+
+
+@pytest.fixture(scope="module")
+def openssl11():
+    """Debian 11's libssl1.1 and its openssl 1.1.1 command, downloaded with
+    a private apt configuration (tests/kernels' Apt: the host's apt setup
+    is untouched) and unpacked into a temporary directory, never
+    installed: (root, env) for running that openssl."""
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "kernels"))
+    import kernels
+    d = tempfile.mkdtemp(prefix="spantap-ssl11-")
+    try:
+        apt = kernels.Apt(os.environ.get("SPANTAP_KERNEL_CACHE", "/var/cache/spantap-kernels"))
+        apt.update()
+        r = apt.run(["apt-get", "download", "-q", "libssl1.1/bullseye", "openssl/bullseye"], cwd=d)
+        assert r.returncode == 0, r.stdout + r.stderr
+        for deb in sorted(os.listdir(d)):
+            run("dpkg-deb", "-x", os.path.join(d, deb), d + "/root")
+        root = d + "/root"
+        env = dict(os.environ, LD_LIBRARY_PATH=root + "/usr/lib/x86_64-linux-gnu")
+        ver = subprocess.run([root + "/usr/bin/openssl", "version"], env=env, capture_output=True, text=True)
+        assert ver.stdout.startswith("OpenSSL 1.1.1"), ver
+        yield root, env
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_libssl_1_1(tracer, certs, tls_app, openssl11):
+    """OpenSSL 1.1.1 (Debian 11's libssl.so.1.1), started after spantap:
+    its s_client (SSL_write/SSL_read) calling an HTTPS app (libssl3) makes
+    the spans curl does, linked. Its s_server -WWW answers through an SSL
+    BIO, which 1.1.1 serves with its internal functions, not the exported
+    SSL_read/SSL_write: that server is not seen (a documented limit), and
+    its ciphertext makes no span either."""
+    root, env = openssl11
+    lib = root + "/usr/lib/x86_64-linux-gnu/libssl.so.1.1"
+    ossl = root + "/usr/bin/openssl"
+    app = tls_app()
+    t = tracer()
+    port = free_port()
+    with open(certs + "/hello", "w") as f:
+        f.write("hello 1.1\n")
+    srv = Server([ossl, "s_server", "-accept", str(port), "-cert", certs + "/cert.pem", "-key", certs + "/key.pem",
+                  "-WWW", "-quiet"], port, env=env, cwd=certs)
+    try:
+        wait_probed(t, lib)
+        www = "https://127.0.0.1:%d" % port
+        assert curl(certs + "/cert.pem", www + "/hello") == [b"hello 1.1\n"]
+        base = "https://127.0.0.1:%d" % app.port
+        req = b"GET /hello HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n" % app.port
+        out = subprocess.run([ossl, "s_client", "-connect", "127.0.0.1:%d" % app.port, "-quiet", "-CAfile",
+                              certs + "/cert.pem"], input=req, env=env, capture_output=True, timeout=20)
+        spans = t.stop()
+    finally:
+        srv.stop()
+    assert out.stdout.startswith(b"HTTP/1.") and out.stdout.endswith(b"hello\n"), out
+    # the 1.1 client and the app it called
+    mine = [s for s in spans if s["tags"].get("server.port") == app.port]
+    server, client = kinds(mine, "server"), kinds(mine, "client")
+    assert len(mine) == 2, mine
+    assert server[0]["name"] == "GET /hello" and server[0]["tags"]["http.status_code"] == 200
+    assert client[0]["name"] == "GET" and client[0]["tags"]["http.status_code"] == 200
+    assert client[0]["pid"] != app.proc.pid and client[0]["tags"]["tls.established"] is True
+    assert_tls_client(client[0], base + "/hello")
+    assert_child(server[0], client[0])
+    # s_server -WWW: curl's span only
+    www_spans = [s for s in spans if s["tags"].get("server.port") == port]
+    assert [(s["kind"], s["service"]) for s in www_spans] == [("client", "curl")], www_spans
+    assert t.counter("tls_nofd") == 0
