@@ -78,7 +78,6 @@ static __always_inline void new_trace(struct st_trace_ctx *c, __u64 now)
 	c->src = ST_CTX_NEW;
 	if (sample_root(now)) {
 		c->flags = ST_CTXF_SAMPLED;
-		count(ST_C_ROOTS_KEPT, 1);
 		m = bpf_get_prandom_u32();
 		if ((__u32)m == mark)
 			m ^= 1; /* the mark drawn by chance: not left out */
@@ -434,7 +433,6 @@ static __always_inline bool sampled_out(struct event_buf *e, struct conn_info *c
 	if (ci->skip) {
 		if (e->h.flags & ST_F_CTX)
 			count(ST_C_SKIP_EXCH, 1);
-		count(ST_C_SKIP_MSGS, 1);
 		count(ST_C_SKIP_BYTES, e->h.len);
 		ci->skipped = 1;
 		return true;
@@ -461,7 +459,6 @@ static __always_inline bool skipping(struct conn_info *ci, __u8 dir, bool start,
 		return false;
 	if (start && ci->role == ST_ROLE_SERVER)
 		window_close(ci);
-	count(ST_C_SKIP_MSGS, 1);
 	count(ST_C_SKIP_BYTES, len);
 	return true;
 }

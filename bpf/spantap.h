@@ -169,16 +169,14 @@ enum st_counter {
 	ST_C_NO_CTX = 10,	 /* server requests that arrived with neither: new traces */
 	ST_C_ROOTS_SKIPPED = 11, /* new traces the kernel's sampler left out */
 	ST_C_OPT_BAD = 12,	 /* options of kind 25 with an unknown length: ignored */
-	/* 14..17 TLS, 18..19 kernel fallbacks, 20 containers, 21..24 sampling */
+	/* 14..17 TLS, 18..19 kernel fallbacks, 20 containers, 21..22 sampling */
 
 	/* cgroups whose ancestors were looked at (--cgroup) */
 	ST_C_CGROUP_WALKS = 20,
 	/* sampling in the kernel (ctx.bpf.h): an exchange of a trace not
 	 * sampled is left out whole, nothing copied, no record */
-	ST_C_ROOTS_KEPT = 21, /* new traces the kernel's sampler kept */
-	ST_C_SKIP_EXCH = 22,  /* request starts left out */
-	ST_C_SKIP_MSGS = 23,  /* reads and writes left out (request starts included) */
-	ST_C_SKIP_BYTES = 24, /* their bytes */
+	ST_C_SKIP_EXCH = 21,  /* request starts left out */
+	ST_C_SKIP_BYTES = 22, /* the bytes of their reads and writes */
 	/* TLS (tls.bpf.h): indices 14..17 */
 	ST_C_TLS_EVENTS = 14, /* plaintext events from SSL_read/SSL_write */
 	ST_C_TLS_CONNS = 15,  /* sockets found to carry an SSL object: ciphertext dropped */

@@ -240,7 +240,8 @@ static void sockops_attach(struct loader *l)
 
 void loader__set_root_cost(struct loader *l, uint32_t cost256)
 {
-	if (l && l->skel->data)
+	/* a store only on a change: BPF programs on every CPU read that line */
+	if (l && l->skel->data && l->skel->data->sample_cost256 != cost256)
 		l->skel->data->sample_cost256 = cost256;
 }
 

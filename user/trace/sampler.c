@@ -111,6 +111,7 @@ uint32_t sampler__root_cost(uint64_t kept_roots, uint64_t followers)
 	static uint64_t last_roots, last_followers;
 	static uint32_t cost = 256;
 	uint64_t dr = kept_roots - last_roots, df = followers - last_followers;
+
 	if (kept_roots < last_roots || followers < last_followers) {
 		/* counters restarted (a test's fresh instance) */
 		last_roots = kept_roots;

@@ -41,7 +41,8 @@ void sampler__tag_root(struct span *s);
  * pipelined behind them, both as parsed here (stats.batch_roots and
  * stats.batch_followers, counted from the same records): a batch of 16
  * pipelined commands is one root in the kernel and 16 traces here. Called
- * a few times a second; 256 until enough roots were seen. */
+ * on every turn of the event loop (cheap: it measures once 64 more roots
+ * were seen); 256 until then. */
 uint32_t sampler__root_cost(uint64_t kept_roots, uint64_t followers);
 
 #endif
